@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+// sluice start | test | version  (CONTRACT §1)
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from './controlplane/config/load.ts';
+import { checkStartSafety } from './controlplane/config/safety.ts';
+import type { LoadedConfig } from './model/config.ts';
+
+const USAGE = `usage: sluice <command> [options]
+
+commands:
+  start     run the gateway in the foreground
+  test      validate the configuration and exit
+  version   print the version
+
+options:
+  -c, --config FILE   configuration file (default <prefix>/conf/config.yaml)
+  -p, --prefix DIR    base for relative paths (default the current directory)
+  -h, --help          this text`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+}
+
+function load(values: { config?: string | undefined; prefix?: string | undefined }): LoadedConfig {
+  try {
+    return loadConfig({ file: values.config, prefix: values.prefix });
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        prefix: { type: 'string', short: 'p' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    fail(`${(err as Error).message}\n${USAGE}`);
+  }
+  const { values, positionals } = parsed;
+  const cmd = positionals[0];
+  if (values.help === true || cmd === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  switch (cmd) {
+    case 'version':
+      process.stdout.write(`sluice ${version()}\n`);
+      return;
+    case 'test': {
+      const loaded = load(values);
+      for (const w of loaded.warnings) process.stderr.write(`warning: ${w}\n`);
+      process.stdout.write('configuration is ok\n');
+      return;
+    }
+    case 'start': {
+      const loaded = load(values);
+      for (const w of loaded.warnings) process.stderr.write(`warning: ${w}\n`);
+      const unsafe = checkStartSafety(loaded);
+      if (unsafe !== undefined) fail(unsafe);
+      const { runGateway } = await import('./process/run.ts');
+      await runGateway(loaded, version());
+      return;
+    }
+    case undefined:
+      fail(USAGE);
+      break;
+    default:
+      fail(`unknown command "${cmd}"\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  fail(`sluice: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+});

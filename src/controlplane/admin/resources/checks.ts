@@ -1,0 +1,81 @@
+// Semantic checks shared by resources, run after the schema (APISIX: upstream.lua check_upstream_conf,
+// stream/router/ip_port.lua stream_route_checker, plugin.lua stream_check_schema).
+import { parseCidr } from '../../../lib/cidr.ts';
+import { CHASH_VAR_KEY } from '../../schema/apisix.ts';
+import type { JsonObject } from '../../store/store.ts';
+import { adminError } from '../errors.ts';
+import type { Refs } from '../refs.ts';
+
+function isObject(v: unknown): v is JsonObject {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** `host:port` of a map-form node; port may be absent (then the scheme's default applies). */
+export function splitNodeKey(key: string): { host: string; port: number | undefined } | undefined {
+  let host: string;
+  let portText: string | undefined;
+  if (key.startsWith('[')) {
+    const end = key.indexOf(']');
+    if (end < 0) return undefined;
+    host = key.slice(1, end);
+    const rest = key.slice(end + 1);
+    if (rest !== '' && !rest.startsWith(':')) return undefined;
+    portText = rest === '' ? undefined : rest.slice(1);
+  } else {
+    const colons = key.split(':').length - 1;
+    if (colons === 1) {
+      const i = key.indexOf(':');
+      host = key.slice(0, i);
+      portText = key.slice(i + 1);
+    } else {
+      host = key; // a bare IPv6 address, or a host without a port
+      portText = undefined;
+    }
+  }
+  if (host === '') return undefined;
+  if (portText === undefined) return { host, port: undefined };
+  if (!/^-?\d+$/.test(portText)) return undefined;
+  return { host, port: Number(portText) };
+}
+
+export async function checkUpstream(up: JsonObject, refs: Refs): Promise<void> {
+  const nodes = up.nodes;
+  if (isObject(nodes)) {
+    for (const key of Object.keys(nodes)) {
+      const parsed = splitNodeKey(key);
+      if (parsed === undefined) throw adminError('INVALID_NODE', { node: key });
+      if (parsed.port !== undefined && (parsed.port < 1 || parsed.port > 65535)) throw adminError('INVALID_PORT', { port: parsed.port });
+    }
+  }
+  if (up.type === 'chash') {
+    const hashOn = typeof up.hash_on === 'string' ? up.hash_on : 'vars';
+    if (hashOn !== 'consumer' && (typeof up.key !== 'string' || up.key === '')) throw adminError('CHASH_MISSING_KEY');
+    if (hashOn === 'vars' && typeof up.key === 'string' && !CHASH_VAR_KEY.test(up.key)) {
+      throw adminError('INVALID_CONF', { reason: `failed to match pattern "${CHASH_VAR_KEY.source.replace(/\\/g, '\\\\')}" with "${up.key}"` });
+    }
+  }
+  const tls = up.tls;
+  if (isObject(tls) && tls.client_cert_id !== undefined && tls.client_cert_id !== null) {
+    const id = String(tls.client_cert_id);
+    const ssl = await refs.get('ssls', id);
+    if (ssl === undefined) throw adminError('SSL_NOT_FOUND', { id });
+    if (ssl.type !== 'client') throw adminError('SSL_WRONG_TYPE', { id });
+  }
+}
+
+export function checkPlugins(conf: JsonObject, refs: Refs): void {
+  const plugins = conf.plugins;
+  if (!isObject(plugins)) return;
+  const reg = refs.plugins();
+  for (const [name, pconf] of Object.entries(plugins)) {
+    const res = reg.checkConf(name, pconf);
+    if (res.ok) continue;
+    if (res.kind === 'unknown') throw adminError('UNKNOWN_PLUGIN', { name });
+    if (res.kind === 'not_object') throw adminError('PLUGIN_CONF_TYPE', { name, conf: res.reason });
+    throw adminError('PLUGIN_CONF', { name, reason: res.reason });
+  }
+}
+
+export function checkAddr(field: string, v: unknown): void {
+  if (typeof v === 'string' && parseCidr(v) === undefined) throw adminError('INVALID_ADDR', { field, addr: v });
+}

@@ -1,0 +1,25 @@
+// /apisix/admin/services: APISIX's services.lua (the parts that matter to stream routes).
+import { check } from '../../../lib/jsonschema.ts';
+import { serviceSchema } from '../../schema/apisix.ts';
+import type { JsonObject } from '../../store/store.ts';
+import { adminError } from '../errors.ts';
+import type { ResourceDef } from '../resource.ts';
+import { checkPlugins, checkUpstream } from './checks.ts';
+
+export const services: ResourceDef = {
+  name: 'services',
+  kind: 'service',
+  validate: (conf) => check(serviceSchema, conf),
+  async check(_id, svc, refs) {
+    if (svc.upstream !== undefined) await checkUpstream(svc.upstream as JsonObject, refs);
+    if (svc.upstream_id !== undefined) {
+      const id = String(svc.upstream_id);
+      if (!(await refs.exists('upstreams', id))) throw adminError('UPSTREAM_NOT_FOUND', { id });
+    }
+    checkPlugins(svc, refs);
+  },
+  async deleteCheck(id, refs) {
+    const routes = await refs.users('stream_routes', 'service_id', id);
+    if (routes[0] !== undefined) throw adminError('SERVICE_IN_USE', { kind: 'stream_route', id: routes[0] });
+  },
+};

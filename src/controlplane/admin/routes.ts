@@ -1,0 +1,83 @@
+// The Admin API path table: /apisix/admin/<resource>[/<id>[/<sub path>]], plugins/list, schema/validate,
+// and Sluice's own /sluice/v1/*. Order of checks as APISIX's run(): stream mode, resource, method, body, ttl.
+import type { AdminContext } from './context.ts';
+import { adminError } from './errors.ts';
+import type { HandlerResult, Method, ResourceHandler } from './resource.ts';
+
+export interface ParsedBody {
+  readonly body: unknown;
+  readonly hasBody: boolean;
+}
+
+export interface AdminRequest {
+  readonly method: string;
+  readonly url: URL;
+  /** Reads and parses the body; throws AdminError for an oversized or malformed one. */
+  readBody(): Promise<ParsedBody>;
+}
+
+export interface ExtraRoute {
+  readonly method: string;
+  readonly path: string;
+  handle(req: AdminRequest, ctx: AdminContext): Promise<HandlerResult>;
+}
+
+export interface AdminRoutes {
+  readonly resources: ReadonlyMap<string, ResourceHandler>;
+  /** Stream plugins in priority order (for plugins/list). */
+  readonly pluginNames: () => readonly string[];
+  readonly extra: readonly ExtraRoute[];
+}
+
+const METHODS = new Set<string>(['GET', 'PUT', 'POST', 'DELETE', 'PATCH']);
+
+function segments(pathname: string): string[] {
+  return pathname.split('/').filter((s) => s !== '').map((s) => {
+    try { return decodeURIComponent(s); } catch { return s; }
+  });
+}
+
+export async function dispatch(ctx: AdminContext, routes: AdminRoutes, req: AdminRequest): Promise<HandlerResult> {
+  const path = req.url.pathname;
+  for (const r of routes.extra) {
+    if (r.path === path && r.method === req.method) return r.handle(req, ctx);
+  }
+  const segs = segments(path);
+  if (segs[0] !== 'apisix' || segs[1] !== 'admin') throw adminError('NOT_FOUND');
+  const res = segs[2];
+
+  if (res === 'plugins' && segs[3] === 'list' && segs.length === 4) {
+    if (req.method !== 'GET') throw adminError('NOT_FOUND');
+    const subsystem = req.url.searchParams.get('subsystem') ?? 'http';
+    if (subsystem === 'http') return { status: 200, body: [] };
+    if (subsystem === 'stream') return { status: 200, body: routes.pluginNames() };
+    throw adminError('INVALID_SUBSYSTEM');
+  }
+
+  if (res === 'schema' && segs[3] === 'validate' && segs.length === 5) {
+    if (req.method !== 'POST') throw adminError('NOT_FOUND');
+    const name = segs[4] as string;
+    const handler = routes.resources.get(name);
+    if (handler === undefined) throw adminError('UNSUPPORTED_RESOURCE', { res: name });
+    const { body, hasBody } = await req.readBody();
+    if (!hasBody) throw adminError('MISSING_CONF');
+    const problem = handler.def.validate(structuredClone(body));
+    if (problem !== undefined) throw adminError('SCHEMA_INVALID', { reason: problem });
+    return { status: 200, body: undefined };
+  }
+
+  if (res === undefined) throw adminError('UNSUPPORTED_RESOURCE', { res: '' });
+  const handler = routes.resources.get(res);
+  if (handler?.def.requiresStream === true && !ctx.streamEnabled()) throw adminError('STREAM_DISABLED');
+  if (handler === undefined) throw adminError('UNSUPPORTED_RESOURCE', { res });
+  if (!METHODS.has(req.method)) throw adminError('NOT_FOUND');
+  const { body, hasBody } = await req.readBody();
+  return handler.handle({
+    method: req.method as Method,
+    id: segs[3],
+    subPath: segs.slice(4).join('/'),
+    body,
+    hasBody,
+    query: req.url.searchParams,
+  });
+}

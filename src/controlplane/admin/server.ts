@@ -1,0 +1,176 @@
+// The Admin API listener (node:http): allow_admin, key check, body limits, then the path table in routes.ts.
+// Every answer carries `X-API-VERSION: v3` and a JSON body, as APISIX 3.x's.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { AdminKey } from '../../model/config.ts';
+import { CidrSet } from '../../lib/cidr.ts';
+import { AdminError, adminError } from './errors.ts';
+import type { AdminContext } from './context.ts';
+import { dispatch, type AdminRequest, type AdminRoutes, type ParsedBody } from './routes.ts';
+
+/** APISIX's limit on an Admin API request body. */
+export const MAX_BODY = 1.5 * 1024 * 1024;
+
+export interface AdminServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly keys: readonly AdminKey[];
+  readonly keyRequired: boolean;
+  readonly allow: readonly string[];
+}
+
+export interface AdminServer {
+  readonly server: Server;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = body === undefined ? '' : JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(text),
+    'X-API-VERSION': 'v3',
+    'Server': 'sluice',
+  });
+  res.end(text);
+}
+
+function cookie(req: IncomingMessage, name: string): string | undefined {
+  const h = req.headers.cookie;
+  if (h === undefined) return undefined;
+  for (const part of h.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+  }
+  return undefined;
+}
+
+/** APISIX's token check: ?api_key=, then X-API-KEY, then the x_api_key cookie; viewers may only GET. */
+function checkToken(req: IncomingMessage, url: URL, opts: AdminServerOptions): AdminError | undefined {
+  if (!opts.keyRequired) return undefined;
+  const header = req.headers['x-api-key'];
+  const token = url.searchParams.get('api_key') ?? (Array.isArray(header) ? header[0] : header) ?? cookie(req, 'x_api_key');
+  if (token === undefined || token === '') return adminError('TOKEN_MISSING');
+  const key = opts.keys.find((k) => k.key === token);
+  if (key === undefined) return adminError('TOKEN_WRONG');
+  if (key.role === 'viewer' && req.method !== 'GET' && req.method !== 'HEAD') return adminError('TOKEN_VIEWER');
+  return undefined;
+}
+
+/** Reads the body up to MAX_BODY; resolves undefined for an empty body. */
+function readBody(req: IncomingMessage): Promise<Buffer | undefined | AdminError> {
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (Number.isFinite(declared) && declared > MAX_BODY) {
+    req.resume();
+    return Promise.resolve(adminError('BODY_TOO_LARGE', { size: declared }));
+  }
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    req.on('data', (c: Buffer) => {
+      if (done) return;
+      size += c.length;
+      if (size > MAX_BODY) {
+        done = true;
+        chunks.length = 0;
+        resolve(adminError('BODY_TOO_LARGE', { size }));
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      if (done) return;
+      done = true;
+      resolve(size === 0 ? undefined : Buffer.concat(chunks));
+    });
+    req.on('error', () => {
+      if (done) return;
+      done = true;
+      resolve(adminError('BODY_READ_FAILED'));
+    });
+  });
+}
+
+function hasNonFinite(v: unknown): boolean {
+  if (typeof v === 'number') return !Number.isFinite(v);
+  if (v !== null && typeof v === 'object') {
+    for (const x of Object.values(v as Record<string, unknown>)) if (hasNonFinite(x)) return true;
+  }
+  return false;
+}
+
+export async function startAdminServer(ctx: AdminContext, routes: AdminRoutes, opts: AdminServerOptions): Promise<AdminServer> {
+  const allow = CidrSet.parse(opts.allow);
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://admin');
+    if (allow.size > 0 && !allow.has(req.socket.remoteAddress ?? '')) {
+      req.resume();
+      send(res, 403, { error_msg: `access to the Admin API from ${req.socket.remoteAddress ?? '?'} is not allowed by deployment.admin.allow_admin` });
+      return;
+    }
+    if (req.method === 'HEAD' && (url.pathname === '/apisix/admin' || url.pathname === '/apisix/admin/')) {
+      req.resume();
+      send(res, 200, undefined);
+      return;
+    }
+    const denied = checkToken(req, url, opts);
+    if (denied !== undefined) {
+      req.resume();
+      send(res, denied.status, denied.body);
+      return;
+    }
+    const parseBody = async (): Promise<ParsedBody> => {
+      const raw = await readBody(req);
+      if (raw instanceof AdminError) throw raw;
+      if (raw === undefined) return { body: undefined, hasBody: false };
+      const text = raw.toString('utf8');
+      if (text.trim() === '') return { body: undefined, hasBody: false };
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch (err) {
+        const e = adminError('BODY_INVALID_JSON', { reason: (err as Error).message });
+        throw new AdminError(e.code, e.status, { ...e.body, req_body: text });
+      }
+      if (hasNonFinite(body)) throw adminError('BODY_NON_FINITE');
+      return { body, hasBody: true };
+    };
+    const areq: AdminRequest = { method: req.method ?? 'GET', url, readBody: parseBody };
+    try {
+      const out = await dispatch(ctx, routes, areq);
+      send(res, out.status, req.method === 'HEAD' ? undefined : out.body);
+    } catch (err) {
+      if (err instanceof AdminError) {
+        send(res, err.status, err.body);
+        return;
+      }
+      ctx.log.error({ err }, 'admin api: internal error while handling %s %s', req.method, url.pathname);
+      send(res, 500, { error_msg: 'internal error' });
+    }
+  };
+  const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, maxHeaderSize: 16 * 1024 }, (req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      ctx.log.error({ err }, 'admin api: unhandled error');
+      if (!res.headersSent) send(res, 500, { error_msg: 'internal error' });
+    });
+  });
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: opts.host, port: opts.port }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    server,
+    port,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}

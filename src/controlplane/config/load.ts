@@ -1,0 +1,207 @@
+// Loads config.yaml: yaml (keeping positions) → JSON Schema with defaults (ajv) → listener entries → frozen Config.
+// Every error names the file, the line of the offending key (a list entry's own line), the key path with 0-based
+// indexes, and the problem: `conf/config.yaml:7: apisix.stream_proxy.tcp[1]: invalid stream_proxy.tcp entry: ...`.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Ajv, type ErrorObject } from 'ajv';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import type { Config, ListenerSpec, LoadedConfig } from '../../model/config.ts';
+import { deepFreeze } from '../../lib/freeze.ts';
+import { ListenerEntryError, listenerAddr, parseListenerEntry } from './listeners.ts';
+import { configSchema, NGINX_CONFIG_KNOWN } from './schema.ts';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly file: string;
+  readonly line: number;
+  readonly keyPath: string;
+  readonly problem: string;
+  constructor(file: string, line: number, keyPath: string, problem: string) {
+    super(`${file}:${line}: ${keyPath === '' ? '(top level)' : keyPath}: ${problem}`);
+    this.file = file;
+    this.line = line;
+    this.keyPath = keyPath;
+    this.problem = problem;
+  }
+}
+
+type PathSeg = string | number;
+
+const ajv = new Ajv({ useDefaults: true, allErrors: false, strict: false });
+const validate = ajv.compile(configSchema);
+
+export function formatPath(segs: readonly PathSeg[]): string {
+  let out = '';
+  for (const s of segs) out += typeof s === 'number' ? `[${s}]` : out === '' ? s : `.${s}`;
+  return out;
+}
+
+/** Line (1-based) of the node at `segs`; for a map key, the key's own line; falls back to the nearest parent. */
+function lineOf(doc: Document, lc: LineCounter, segs: readonly PathSeg[]): number {
+  let node: unknown = doc.contents;
+  let best = 1;
+  const at = (n: unknown): void => {
+    const r = (n as Node | null)?.range ?? undefined;
+    if (r !== undefined) best = lc.linePos(r[0]).line;
+  };
+  at(node);
+  for (const seg of segs) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+      if (pair === undefined) return best;
+      at(pair.key);
+      node = pair.value;
+      if (node !== null && isSeq(node) === false && isMap(node) === false) at(node);
+    } else if (isSeq(node) && typeof seg === 'number') {
+      node = node.items[seg];
+      if (node === undefined) return best;
+      at(node);
+    } else {
+      return best;
+    }
+  }
+  return best;
+}
+
+function ajvPath(e: ErrorObject): PathSeg[] {
+  if (e.instancePath === '') return [];
+  return e.instancePath.slice(1).split('/').map((s) => {
+    const k = s.replace(/~1/g, '/').replace(/~0/g, '~');
+    return /^\d+$/.test(k) ? Number(k) : k;
+  });
+}
+
+function describe(e: ErrorObject): { extra: PathSeg[]; problem: string } {
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'additionalProperties':
+      return { extra: [String(p.additionalProperty)], problem: 'unknown key' };
+    case 'required':
+      return { extra: [], problem: `missing required key "${String(p.missingProperty)}"` };
+    case 'type':
+      return { extra: [], problem: `expected ${String(p.type)}` };
+    case 'enum':
+      return { extra: [], problem: `must be one of: ${(p.allowedValues as unknown[]).map(String).join(', ')}` };
+    case 'minimum': case 'maximum': case 'exclusiveMinimum': case 'exclusiveMaximum':
+      return { extra: [], problem: `must be ${String(p.comparison)} ${String(p.limit)}` };
+    case 'minLength':
+      return { extra: [], problem: `must be at least ${String(p.limit)} characters long` };
+    case 'minItems':
+      return { extra: [], problem: `must have at least ${String(p.limit)} entries` };
+    case 'pattern':
+      return { extra: [], problem: `must match ${String(p.pattern)}` };
+    case 'anyOf':
+      return { extra: [], problem: 'has an invalid value' };
+    default:
+      return { extra: [], problem: e.message ?? 'is invalid' };
+  }
+}
+
+function relFile(file: string): string {
+  const rel = path.relative(process.cwd(), file);
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
+}
+
+export interface LoadOptions {
+  /** The config file; default <prefix>/conf/config.yaml. */
+  readonly file?: string | undefined;
+  /** Base for relative paths in the config; default the current directory. */
+  readonly prefix?: string | undefined;
+  /** Text to parse instead of reading the file (tests). */
+  readonly text?: string | undefined;
+}
+
+export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
+  const prefix = path.resolve(opts.prefix ?? process.cwd());
+  const abs = path.resolve(prefix, opts.file ?? 'conf/config.yaml');
+  const shown = opts.file !== undefined && !path.isAbsolute(opts.file) ? opts.file : relFile(abs);
+  let text: string;
+  if (opts.text !== undefined) {
+    text = opts.text;
+  } else {
+    try {
+      text = readFileSync(abs, 'utf8');
+    } catch (err) {
+      throw new ConfigError(shown, 0, '', `cannot read file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  }
+  return parseConfig(text, shown, prefix);
+}
+
+export function parseConfig(text: string, file: string, prefix: string): LoadedConfig {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
+  const first = doc.errors[0];
+  if (first !== undefined) {
+    const line = first.linePos?.[0]?.line ?? lc.linePos(first.pos[0]).line;
+    throw new ConfigError(file, line, '', `invalid YAML: ${first.message.split('\n')[0] ?? first.code}`);
+  }
+  const raw: unknown = doc.toJS() ?? {};
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError(file, 1, '', 'expected a mapping at the top level');
+  }
+  if (!validate(raw)) {
+    const e = validate.errors?.[0];
+    if (e === undefined) throw new ConfigError(file, 1, '', 'invalid configuration');
+    const { extra, problem } = describe(e);
+    const segs = [...ajvPath(e), ...extra];
+    throw new ConfigError(file, lineOf(doc, lc, segs), formatPath(segs), problem);
+  }
+  const config = raw as unknown as Config;
+  const warnings: string[] = [];
+
+  // nginx_config: what Sluice does not implement is warned about and ignored (CONTRACT §2).
+  const nginx = (raw as { nginx_config: Record<string, unknown> }).nginx_config;
+  for (const [k, v] of Object.entries(nginx)) {
+    const known = NGINX_CONFIG_KNOWN[k];
+    if (known === undefined) {
+      warnings.push(`${file}:${lineOf(doc, lc, ['nginx_config', k])}: nginx_config.${k}: not supported by Sluice, ignored`);
+      continue;
+    }
+    if (v !== null && typeof v === 'object') {
+      for (const kk of Object.keys(v)) {
+        if (!known.includes(kk)) {
+          warnings.push(`${file}:${lineOf(doc, lc, ['nginx_config', k, kk])}: nginx_config.${k}.${kk}: not supported by Sluice, ignored`);
+        }
+      }
+    }
+  }
+
+  const listeners: ListenerSpec[] = [];
+  const seen = new Map<string, string>();
+  for (const proto of ['tcp', 'udp'] as const) {
+    const entries = config.apisix.stream_proxy?.[proto] ?? [];
+    entries.forEach((entry, i) => {
+      const segs: PathSeg[] = ['apisix', 'stream_proxy', proto, i];
+      const line = lineOf(doc, lc, segs);
+      try {
+        for (const l of parseListenerEntry(entry, proto, `${file}:${line}`)) {
+          const id = `${proto} ${listenerAddr(l)}`;
+          const before = seen.get(id);
+          if (before !== undefined) throw new ListenerEntryError(`duplicate listener ${listenerAddr(l)} (also at ${before})`);
+          seen.set(id, `${file}:${line}`);
+          listeners.push(l);
+        }
+      } catch (err) {
+        if (!(err instanceof ListenerEntryError)) throw err;
+        const keySegs = err.key !== undefined ? [...segs, err.key] : segs;
+        throw new ConfigError(file, lineOf(doc, lc, keySegs), formatPath(segs), `invalid stream_proxy.${proto} entry: ${err.message}`);
+      }
+    });
+  }
+  const keys = config.deployment.admin.admin_key;
+  const names = new Set<string>();
+  keys.forEach((k, i) => {
+    if (names.has(k.key)) {
+      throw new ConfigError(file, lineOf(doc, lc, ['deployment', 'admin', 'admin_key', i, 'key']), `deployment.admin.admin_key[${i}].key`, 'duplicate admin key');
+    }
+    names.add(k.key);
+  });
+
+  const mode = config.apisix.proxy_mode;
+  const streamEnabled = (mode === 'stream' || mode === 'http&stream') && config.apisix.stream_proxy !== undefined;
+  if (mode !== 'http' && config.apisix.stream_proxy === undefined) {
+    warnings.push(`${file}:${lineOf(doc, lc, ['apisix', 'proxy_mode'])}: apisix.proxy_mode: "${mode}" without apisix.stream_proxy: stream routes stay disabled`);
+  }
+  return deepFreeze({ config, listeners, file, prefix, warnings, streamEnabled });
+}

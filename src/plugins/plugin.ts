@@ -1,0 +1,40 @@
+// A stream plugin is a declaration: name, priority, schema (APISIX's), and later its phase hooks.
+// The registry validates confs against the schema, in APISIX's words, for the Admin API and the snapshot builder.
+import { check, type Schema } from '../lib/jsonschema.ts';
+
+export interface Plugin {
+  readonly name: string;
+  /** Higher runs first (APISIX's priorities). */
+  readonly priority: number;
+  readonly schema: Schema;
+}
+
+export type PluginCheck = { ok: true } | { ok: false; kind: 'unknown' | 'not_object' | 'invalid'; reason: string };
+
+export class PluginRegistry {
+  readonly #byName: ReadonlyMap<string, Plugin>;
+  /** Enabled plugins (in `stream_plugins` and implemented), highest priority first. */
+  readonly enabled: readonly Plugin[];
+
+  constructor(all: readonly Plugin[], enabledNames: readonly string[]) {
+    const wanted = new Set(enabledNames);
+    this.enabled = all.filter((p) => wanted.has(p.name)).sort((a, b) => b.priority - a.priority);
+    this.#byName = new Map(this.enabled.map((p) => [p.name, p]));
+  }
+
+  names(): string[] {
+    return this.enabled.map((p) => p.name);
+  }
+
+  /** Validates (and fills defaults into) one plugin conf. */
+  checkConf(name: string, conf: unknown): PluginCheck {
+    const p = this.#byName.get(name);
+    if (p === undefined) return { ok: false, kind: 'unknown', reason: '' };
+    if (conf === null || typeof conf !== 'object' || Array.isArray(conf)) {
+      return { ok: false, kind: 'not_object', reason: JSON.stringify(conf) };
+    }
+    const err = check(p.schema, conf);
+    if (err !== undefined) return { ok: false, kind: 'invalid', reason: err };
+    return { ok: true };
+  }
+}
