@@ -141,7 +141,7 @@ export class EmbeddedStore implements ConfigStore {
     try {
       return Promise.resolve(this.putSync(key, value, opts));
     } catch (err) {
-      return Promise.reject(err);
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
   }
 
@@ -172,7 +172,7 @@ export class EmbeddedStore implements ConfigStore {
     try {
       return Promise.resolve(this.deleteSync(key));
     } catch (err) {
-      return Promise.reject(err);
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
   }
 

@@ -6,6 +6,11 @@ import type { JsonObject } from '../../store/store.ts';
 import { adminError } from '../errors.ts';
 import type { Refs } from '../refs.ts';
 
+/** An id as stored (string or integer) → its string form. */
+export function idOf(v: unknown): string {
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
 function isObject(v: unknown): v is JsonObject {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
@@ -56,7 +61,7 @@ export async function checkUpstream(up: JsonObject, refs: Refs): Promise<void> {
   }
   const tls = up.tls;
   if (isObject(tls) && tls.client_cert_id !== undefined && tls.client_cert_id !== null) {
-    const id = String(tls.client_cert_id);
+    const id = idOf(tls.client_cert_id);
     const ssl = await refs.get('ssls', id);
     if (ssl === undefined) throw adminError('SSL_NOT_FOUND', { id });
     if (ssl.type !== 'client') throw adminError('SSL_WRONG_TYPE', { id });

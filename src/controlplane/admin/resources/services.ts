@@ -4,7 +4,7 @@ import { serviceSchema } from '../../schema/apisix.ts';
 import type { JsonObject } from '../../store/store.ts';
 import { adminError } from '../errors.ts';
 import type { ResourceDef } from '../resource.ts';
-import { checkPlugins, checkUpstream } from './checks.ts';
+import { checkPlugins, checkUpstream, idOf } from './checks.ts';
 
 export const services: ResourceDef = {
   name: 'services',
@@ -13,7 +13,7 @@ export const services: ResourceDef = {
   async check(_id, svc, refs) {
     if (svc.upstream !== undefined) await checkUpstream(svc.upstream as JsonObject, refs);
     if (svc.upstream_id !== undefined) {
-      const id = String(svc.upstream_id);
+      const id = idOf(svc.upstream_id);
       if (!(await refs.exists('upstreams', id))) throw adminError('UPSTREAM_NOT_FOUND', { id });
     }
     checkPlugins(svc, refs);

@@ -4,7 +4,7 @@ import { streamRouteSchema } from '../../schema/apisix.ts';
 import type { JsonObject } from '../../store/store.ts';
 import { adminError } from '../errors.ts';
 import type { ResourceDef } from '../resource.ts';
-import { checkAddr, checkPlugins, checkUpstream } from './checks.ts';
+import { checkAddr, checkPlugins, checkUpstream, idOf } from './checks.ts';
 
 export const streamRoutes: ResourceDef = {
   name: 'stream_routes',
@@ -15,11 +15,11 @@ export const streamRoutes: ResourceDef = {
   listFilterFields: ['service_id', 'upstream_id'],
   async check(_id, route, refs) {
     if (route.upstream_id !== undefined) {
-      const id = String(route.upstream_id);
+      const id = idOf(route.upstream_id);
       if (!(await refs.exists('upstreams', id))) throw adminError('UPSTREAM_NOT_FOUND', { id });
     }
     if (route.service_id !== undefined) {
-      const id = String(route.service_id);
+      const id = idOf(route.service_id);
       if (!(await refs.exists('services', id))) throw adminError('SERVICE_NOT_FOUND', { id });
     }
     if (route.upstream !== undefined) await checkUpstream(route.upstream as JsonObject, refs);
