@@ -50,7 +50,7 @@ async function main(argv: string[]): Promise<void> {
       },
     });
   } catch (err) {
-    fail(`${(err as Error).message}\n${USAGE}`);
+    fail(`${USAGE}\n\nsluice: ${(err as Error).message}`);
   }
   const { values, positionals } = parsed;
   const cmd = positionals[0];
@@ -81,10 +81,12 @@ async function main(argv: string[]): Promise<void> {
       fail(USAGE);
       break;
     default:
-      fail(`unknown command "${cmd}"\n${USAGE}`);
+      fail(`${USAGE}\n\nsluice: unknown command "${cmd}"`);
   }
 }
 
+// The error itself is the last line on stderr (CONTRACT §1), after the stack that helps debugging.
 main(process.argv.slice(2)).catch((err: unknown) => {
-  fail(`sluice: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  if (err instanceof Error && err.stack !== undefined) process.stderr.write(`${err.stack}\n`);
+  fail(`sluice: ${err instanceof Error ? err.message : String(err)}`);
 });
