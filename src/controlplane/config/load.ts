@@ -27,7 +27,8 @@ export class ConfigError extends Error {
 
 type PathSeg = string | number;
 
-const ajv = new Ajv({ useDefaults: true, allErrors: false, strict: false });
+// verbose: errors carry their schema, so an anyOf can be described by its branches.
+const ajv = new Ajv({ useDefaults: true, allErrors: false, strict: false, verbose: true });
 const validate = ajv.compile(configSchema);
 
 export function formatPath(segs: readonly PathSeg[]): string {
@@ -91,10 +92,43 @@ function describe(e: ErrorObject): { extra: PathSeg[]; problem: string } {
     case 'pattern':
       return { extra: [], problem: `must match ${String(p.pattern)}` };
     case 'anyOf':
-      return { extra: [], problem: 'has an invalid value' };
+      return { extra: [], problem: describeAnyOf(e.schema) };
     default:
       return { extra: [], problem: e.message ?? 'is invalid' };
   }
+}
+
+/** One anyOf branch in words: `"auto"`, `an integer from 1 to 64`, `a string`. */
+function describeBranch(s: unknown): string | undefined {
+  if (s === null || typeof s !== 'object') return undefined;
+  const b = s as { const?: unknown; enum?: unknown[]; type?: unknown; minimum?: unknown; maximum?: unknown };
+  if ('const' in b) return JSON.stringify(b.const);
+  if (Array.isArray(b.enum)) return b.enum.map((v) => JSON.stringify(v)).join(' or ');
+  if (typeof b.type !== 'string') return undefined;
+  const noun = `${/^[aeiou]/.test(b.type) ? 'an' : 'a'} ${b.type}`;
+  if (typeof b.minimum === 'number' && typeof b.maximum === 'number') return `${noun} from ${b.minimum} to ${b.maximum}`;
+  if (typeof b.minimum === 'number') return `${noun} >= ${b.minimum}`;
+  return noun;
+}
+
+function describeAnyOf(schema: unknown): string {
+  const words = Array.isArray(schema) ? schema.map(describeBranch) : [];
+  if (words.length === 0 || words.some((w) => w === undefined)) return 'has an invalid value';
+  return `must be ${words.join(' or ')}`;
+}
+
+/**
+ * ajv reports the errors of every anyOf branch before the anyOf itself, and the first branch's error alone is
+ * misleading (`workers: abc` is not only "expected integer": "auto" is fine too). Report the outermost anyOf instead.
+ */
+function pickError(errors: readonly ErrorObject[]): ErrorObject | undefined {
+  const first = errors[0];
+  if (first === undefined) return undefined;
+  for (let i = errors.length - 1; i > 0; i--) {
+    const e = errors[i];
+    if (e?.keyword === 'anyOf' && first.schemaPath.startsWith(`${e.schemaPath}/`)) return e;
+  }
+  return first;
 }
 
 function relFile(file: string): string {
@@ -141,7 +175,7 @@ export function parseConfig(text: string, file: string, prefix: string): LoadedC
     throw new ConfigError(file, 1, '', 'expected a mapping at the top level');
   }
   if (!validate(raw)) {
-    const e = validate.errors?.[0];
+    const e = pickError(validate.errors ?? []);
     if (e === undefined) throw new ConfigError(file, 1, '', 'invalid configuration');
     const { extra, problem } = describe(e);
     const segs = [...ajvPath(e), ...extra];
@@ -203,5 +237,15 @@ export function parseConfig(text: string, file: string, prefix: string): LoadedC
   if (mode !== 'http' && config.apisix.stream_proxy === undefined) {
     warnings.push(`${file}:${lineOf(doc, lc, ['apisix', 'proxy_mode'])}: apisix.proxy_mode: "${mode}" without apisix.stream_proxy: stream routes stay disabled`);
   }
-  return deepFreeze({ config, listeners, file, prefix, warnings, streamEnabled });
+  const loaded = deepFreeze({ config, listeners, file, prefix, warnings, streamEnabled });
+  locators.set(loaded, (segs) => lineOf(doc, lc, segs));
+  return loaded;
+}
+
+// Checks made after loading (safety.ts) name a line too; the parsed document stays reachable only through this map.
+const locators = new WeakMap<LoadedConfig, (segs: readonly PathSeg[]) => number>();
+
+/** Line of the key at `segs` in the file `loaded` came from; the nearest parent's when the key is not written there. */
+export function lineOfKey(loaded: LoadedConfig, segs: readonly PathSeg[]): number {
+  return locators.get(loaded)?.(segs) ?? 1;
 }
