@@ -19,6 +19,8 @@ export const ERRORS = {
   TOKEN_MISSING: { status: 401, msg: 'failed to check token', extra: { description: 'missing apikey' } },
   TOKEN_WRONG: { status: 401, msg: 'failed to check token', extra: { description: 'wrong apikey' } },
   TOKEN_VIEWER: { status: 401, msg: 'failed to check token', extra: { description: 'invalid method for role viewer' } },
+  // deployment.admin.allow_admin (APISIX: nginx `allow ...; deny all;`, whose 403 page is HTML; Sluice answers JSON)
+  CLIENT_NOT_ALLOWED: { status: 403, msg: 'access to the Admin API from {addr} is not allowed by deployment.admin.allow_admin' },
   // request
   BODY_TOO_LARGE: { status: 400, msg: 'invalid request body: request size {size} is greater than the maximum size 1572864 allowed' },
   BODY_READ_FAILED: { status: 400, msg: 'invalid request body: failed to read the request body' },
@@ -64,6 +66,10 @@ export const ERRORS = {
   STORE_UNAVAILABLE: { status: 503, msg: '{reason}' },
   STORE_READ_ONLY: { status: 400, msg: '{reason}' },
   STORE_CONFLICT: { status: 503, msg: 'value changed before overwritten' },
+  // Sluice's own API (/sluice/v1/*)
+  INVALID_EXPLAIN: { status: 400, msg: 'invalid explain request: {reason}' },
+  // a bug: logged with its stack, never shown to the client
+  INTERNAL: { status: 500, msg: 'internal error' },
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorCode = keyof typeof ERRORS;

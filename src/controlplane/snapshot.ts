@@ -1,0 +1,235 @@
+// Store revision → resolved, validated, frozen snapshot. Watches the store from the revision it listed at, keeps a
+// copy of every stream_route, upstream and service, and after each batch of changes rebuilds the snapshot whole:
+// references resolved (a route's upstream_id wins, then its inline upstream, then the service's), every item
+// validated again (items from etcd or a file were never seen by the Admin API), bad items skipped and logged.
+import { check } from '../lib/jsonschema.ts';
+import { deepFreeze } from '../lib/freeze.ts';
+import type { NodeConf, RouteConf, SnapshotData, UpstreamConf } from '../model/snapshot.ts';
+import type { Logger } from '../observe/log.ts';
+import { serviceSchema, streamRouteSchema, upstreamSchema } from './schema/apisix.ts';
+import type { Schema } from '../lib/jsonschema.ts';
+import type { ConfigStore, JsonObject, StoreItem, WatchEvent, Watcher } from './store/store.ts';
+import { idOf, splitNodeKey } from '../lib/addr.ts';
+
+const RESOURCES = ['stream_routes', 'upstreams', 'services'] as const;
+type ResourceName = (typeof RESOURCES)[number];
+const SCHEMAS: Record<ResourceName, Schema> = { stream_routes: streamRouteSchema, upstreams: upstreamSchema, services: serviceSchema };
+
+export const DEFAULT_TIMEOUT = { connect: 60, send: 600, read: 600 } as const;
+
+function isObject(v: unknown): v is JsonObject {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function scheme(v: unknown): 'tcp' | 'tls' | 'udp' {
+  if (v === 'tls' || v === 'https' || v === 'grpcs') return 'tls';
+  if (v === 'udp') return 'udp';
+  return 'tcp'; // APISIX: `http` (the schema default) means plain TCP in the stream subsystem
+}
+
+/** Nodes of an upstream in both APISIX forms; nodes that cannot be used are reported through `bad`. */
+export function normalizeNodes(nodes: unknown, bad: (why: string) => void): NodeConf[] {
+  const out: NodeConf[] = [];
+  if (Array.isArray(nodes)) {
+    for (const n of nodes) {
+      if (!isObject(n) || typeof n.host !== 'string') continue;
+      const port = typeof n.port === 'number' ? n.port : undefined;
+      if (port === undefined) { bad(`node ${n.host} has no port`); continue; }
+      const host = n.host.startsWith('[') && n.host.endsWith(']') ? n.host.slice(1, -1) : n.host;
+      out.push({ host, port, weight: typeof n.weight === 'number' ? n.weight : 1, priority: typeof n.priority === 'number' ? n.priority : 0 });
+    }
+  } else if (isObject(nodes)) {
+    for (const [addr, w] of Object.entries(nodes)) {
+      const p = splitNodeKey(addr);
+      if (p === undefined || p.port === undefined || p.port < 1 || p.port > 65535) { bad(`node ${addr} has no valid port`); continue; }
+      out.push({ host: p.host, port: p.port, weight: typeof w === 'number' ? w : 1, priority: 0 });
+    }
+  }
+  return out;
+}
+
+export interface SnapshotBuilderOptions {
+  readonly store: ConfigStore;
+  readonly prefix: string;
+  readonly log: Logger;
+  readonly publish: (snap: SnapshotData) => void;
+}
+
+export class SnapshotBuilder {
+  readonly #opts: SnapshotBuilderOptions;
+  readonly #items = new Map<ResourceName, Map<string, StoreItem>>(RESOURCES.map((r) => [r, new Map()]));
+  #revision = 0;
+  #watcher: Watcher | undefined;
+  #scheduled = false;
+  #closed = false;
+  /** Problems already logged, so that a bad item is reported once per change, not on every rebuild. */
+  #reported = new Set<string>();
+  current: SnapshotData | undefined;
+
+  constructor(opts: SnapshotBuilderOptions) {
+    this.#opts = opts;
+  }
+
+  /** Lists everything, publishes the first snapshot, then follows the store. */
+  async start(): Promise<void> {
+    await this.#resync();
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#watcher?.close();
+  }
+
+  async #resync(): Promise<void> {
+    this.#watcher?.close();
+    const { items, revision } = await this.#opts.store.list(`${this.#opts.prefix}/`);
+    for (const m of this.#items.values()) m.clear();
+    for (const it of items) this.#apply({ type: 'put', revision, item: it });
+    this.#revision = revision;
+    this.#build();
+    if (this.#closed) return;
+    this.#watcher = this.#opts.store.watch(revision, {
+      onEvents: (evs) => {
+        for (const e of evs) this.#apply(e);
+        this.#schedule();
+      },
+      onResync: (reason) => {
+        this.#opts.log.warn({ reason }, 'config watch lost its place; listing the store again');
+        this.#resync().catch((err: unknown) => this.#opts.log.error({ err }, 'config resync failed'));
+      },
+    });
+  }
+
+  #apply(e: WatchEvent): void {
+    if (e.revision > this.#revision) this.#revision = e.revision;
+    const key = e.type === 'put' ? e.item.key : e.key;
+    const rest = key.slice(this.#opts.prefix.length + 1);
+    const slash = rest.indexOf('/');
+    if (slash < 0) return;
+    const res = rest.slice(0, slash) as ResourceName;
+    const map = this.#items.get(res);
+    if (map === undefined) return;
+    const id = rest.slice(slash + 1);
+    if (e.type === 'put') map.set(id, e.item);
+    else map.delete(id);
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#closed) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      if (!this.#closed) this.#build();
+    });
+  }
+
+  #problem(key: string, msg: string): void {
+    const k = `${key} ${msg}`;
+    if (this.#reported.has(k)) return;
+    this.#reported.add(k);
+    if (this.#reported.size > 10_000) this.#reported.clear();
+    this.#opts.log.warn({ item: key }, msg);
+  }
+
+  /** Validated copies (defaults filled) of one resource's items; invalid ones are skipped and logged. */
+  #valid(res: ResourceName): Map<string, { item: StoreItem; value: JsonObject }> {
+    const out = new Map<string, { item: StoreItem; value: JsonObject }>();
+    for (const [id, item] of this.#items.get(res) ?? []) {
+      const value = structuredClone(item.value);
+      const err = check(SCHEMAS[res], value);
+      if (err !== undefined) {
+        this.#problem(item.key, `skipped invalid ${res} item: ${err}`);
+        continue;
+      }
+      out.set(id, { item, value });
+    }
+    return out;
+  }
+
+  #upstream(key: string, up: JsonObject): UpstreamConf {
+    const nodes = normalizeNodes(up.nodes, (why) => this.#problem(key, `upstream ${key}: ${why}`));
+    const t = isObject(up.timeout) ? up.timeout : undefined;
+    const num = (v: unknown, d: number): number => (typeof v === 'number' && v > 0 ? v : d);
+    const conf: Omit<UpstreamConf, 'version'> = {
+      key,
+      type: typeof up.type === 'string' ? up.type : 'roundrobin',
+      nodes,
+      scheme: scheme(up.scheme),
+      hashOn: typeof up.hash_on === 'string' ? up.hash_on : 'vars',
+      hashKey: typeof up.key === 'string' ? up.key : undefined,
+      retries: typeof up.retries === 'number' ? up.retries : undefined,
+      retryTimeout: typeof up.retry_timeout === 'number' ? up.retry_timeout : undefined,
+      timeout: {
+        connect: num(t?.connect, DEFAULT_TIMEOUT.connect),
+        send: num(t?.send, DEFAULT_TIMEOUT.send),
+        read: num(t?.read, DEFAULT_TIMEOUT.read),
+      },
+      timeoutSet: t !== undefined,
+      tls: isObject(up.tls) ? up.tls : undefined,
+      checks: isObject(up.checks) ? up.checks : undefined,
+    };
+    return { ...conf, version: JSON.stringify(conf) };
+  }
+
+  #build(): void {
+    const upstreams = this.#valid('upstreams');
+    const services = this.#valid('services');
+    const routes = this.#valid('stream_routes');
+    const outUps: Record<string, UpstreamConf> = {};
+    const useUpstreamId = (id: string, from: string): string | undefined => {
+      const key = `upstreams/${id}`;
+      const u = upstreams.get(id);
+      if (u === undefined) {
+        this.#problem(from, `${from} refers to upstream ${id}, which does not exist`);
+        return undefined;
+      }
+      outUps[key] ??= this.#upstream(key, u.value);
+      return key;
+    };
+    const outRoutes: RouteConf[] = [];
+    for (const [id, { item, value: r }] of routes) {
+      const from = `stream_routes/${id}`;
+      let svc: JsonObject | undefined;
+      const serviceId = r.service_id !== undefined ? idOf(r.service_id) : undefined;
+      if (serviceId !== undefined) {
+        svc = services.get(serviceId)?.value;
+        if (svc === undefined) this.#problem(from, `${from} refers to service ${serviceId}, which does not exist`);
+      }
+      let upstreamKey: string | undefined;
+      if (r.upstream_id !== undefined) {
+        upstreamKey = useUpstreamId(idOf(r.upstream_id), from);
+      } else if (isObject(r.upstream)) {
+        upstreamKey = from;
+        outUps[from] = this.#upstream(from, r.upstream);
+      } else if (svc !== undefined && svc.upstream_id !== undefined) {
+        upstreamKey = useUpstreamId(idOf(svc.upstream_id), `services/${serviceId}`);
+      } else if (svc !== undefined && isObject(svc.upstream)) {
+        upstreamKey = `services/${serviceId}`;
+        outUps[upstreamKey] ??= this.#upstream(upstreamKey, svc.upstream);
+      }
+      const remote: string[] = [];
+      if (typeof r.remote_addr === 'string') remote.push(r.remote_addr);
+      if (Array.isArray(r.remote_addrs)) for (const a of r.remote_addrs) if (typeof a === 'string') remote.push(a);
+      const snis: string[] = [];
+      if (typeof r.sni === 'string') snis.push(r.sni.toLowerCase());
+      if (Array.isArray(r.snis)) for (const s of r.snis) if (typeof s === 'string') snis.push(s.toLowerCase());
+      outRoutes.push({
+        id,
+        createdIndex: item.createdIndex,
+        name: typeof r.name === 'string' ? r.name : undefined,
+        remoteAddrs: remote,
+        serverAddr: typeof r.server_addr === 'string' ? r.server_addr : undefined,
+        serverPort: typeof r.server_port === 'number' ? r.server_port : undefined,
+        snis,
+        tlsPassthrough: r.tls_passthrough === true,
+        plugins: { ...(isObject(svc?.plugins) ? svc.plugins : {}), ...(isObject(r.plugins) ? r.plugins : {}) },
+        upstreamKey,
+        serviceId,
+      });
+    }
+    outRoutes.sort((a, b) => a.createdIndex - b.createdIndex);
+    const snap: SnapshotData = deepFreeze({ version: this.#revision, routes: outRoutes, upstreams: outUps });
+    this.current = snap;
+    this.#opts.publish(snap);
+  }
+}

@@ -1,0 +1,44 @@
+// The worker's view of the config: each snapshot is compiled once (routes → Router, upstreams → balancers) and
+// swapped in with one assignment. A session reads `current` once at accept and keeps it to the end.
+// Compiled upstreams whose source did not change are carried over, so balancer state survives unrelated changes.
+import type { SnapshotData, UpstreamConf } from '../model/snapshot.ts';
+import { PriorityBalancer } from './balancers/priority.ts';
+import { Router } from './router/router.ts';
+
+export class CompiledUpstream {
+  readonly conf: UpstreamConf;
+  readonly balancer: PriorityBalancer;
+  constructor(conf: UpstreamConf) {
+    this.conf = conf;
+    this.balancer = new PriorityBalancer(conf);
+  }
+}
+
+export class CompiledSnapshot {
+  readonly version: number;
+  readonly router: Router;
+  readonly upstreams: ReadonlyMap<string, CompiledUpstream>;
+  constructor(data: SnapshotData, previous: CompiledSnapshot | undefined) {
+    this.version = data.version;
+    this.router = new Router(data.routes);
+    const ups = new Map<string, CompiledUpstream>();
+    for (const [key, conf] of Object.entries(data.upstreams)) {
+      const prev = previous?.upstreams.get(key);
+      ups.set(key, prev !== undefined && prev.conf.version === conf.version ? prev : new CompiledUpstream(conf));
+    }
+    this.upstreams = ups;
+  }
+}
+
+export class Runtime {
+  current: CompiledSnapshot;
+  constructor() {
+    this.current = new CompiledSnapshot({ version: 0, routes: [], upstreams: {} }, undefined);
+  }
+  /** Compiles and swaps; a throw leaves the previous snapshot in force. */
+  apply(data: SnapshotData): CompiledSnapshot {
+    const next = new CompiledSnapshot(data, this.current);
+    this.current = next;
+    return next;
+  }
+}

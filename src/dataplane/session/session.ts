@@ -1,0 +1,69 @@
+// One proxied TCP connection, accept to log. Every field is set in the constructor (same shape for every session).
+import type { Socket } from 'node:net';
+import type { IpNum } from '../../lib/ip.ts';
+import type { UpstreamNode } from '../balancers/balancer.ts';
+import type { CompiledRoute } from '../router/router.ts';
+import type { CompiledSnapshot, CompiledUpstream } from '../runtime.ts';
+import type { EndReason } from './end.ts';
+
+export interface ListenerInfo {
+  /** `ip:port` or `*:port` as configured, for logs and metrics. */
+  readonly addr: string;
+  readonly tls: boolean;
+  readonly proxyProtocol: boolean;
+}
+
+export class Session {
+  readonly id: number;
+  readonly startedAt: number;
+  readonly client: Socket;
+  readonly listener: ListenerInfo;
+  readonly snapshot: CompiledSnapshot;
+  readonly remoteAddr: string;
+  readonly remotePort: number;
+  readonly serverAddr: string;
+  readonly serverPort: number;
+  remoteIp: IpNum | undefined;
+  serverIp: IpNum | undefined;
+  sni: string | undefined;
+  route: CompiledRoute | undefined;
+  upstream: CompiledUpstream | undefined;
+  node: UpstreamNode | undefined;
+  upstreamSocket: Socket | undefined;
+  readonly tried: Set<UpstreamNode>;
+  /** What the session is doing now; error logs end with "while <action>". */
+  action: string;
+  endReason: EndReason | undefined;
+  bytesFromClient: number;
+  bytesToClient: number;
+  clientClosed: boolean;
+
+  constructor(id: number, client: Socket, listener: ListenerInfo, snapshot: CompiledSnapshot, now: number) {
+    this.id = id;
+    this.startedAt = now;
+    this.client = client;
+    this.listener = listener;
+    this.snapshot = snapshot;
+    this.remoteAddr = unmap(client.remoteAddress ?? '');
+    this.remotePort = client.remotePort ?? 0;
+    this.serverAddr = unmap(client.localAddress ?? '');
+    this.serverPort = client.localPort ?? 0;
+    this.remoteIp = undefined;
+    this.serverIp = undefined;
+    this.sni = undefined;
+    this.route = undefined;
+    this.upstream = undefined;
+    this.node = undefined;
+    this.upstreamSocket = undefined;
+    this.tried = new Set();
+    this.action = 'accepting';
+    this.endReason = undefined;
+    this.bytesFromClient = 0;
+    this.bytesToClient = 0;
+    this.clientClosed = false;
+  }
+}
+
+function unmap(a: string): string {
+  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
+}

@@ -1,0 +1,16 @@
+// Per-worker counters: plain numbers bumped on the hot path, read at scrape time; and the gateway-wide ones that
+// live in shared memory (all workers see the same numbers, e.g. for sluice.max_connections).
+import { END_REASONS, type EndReason } from '../session/end.ts';
+
+/** Slots of the shared Int32Array every worker gets. */
+export const SHARED = { active: 0, rejected: 1, size: 8 } as const;
+
+export class WorkerStats {
+  sessions = 0;
+  active = 0;
+  rejectedMaxConn = 0;
+  readonly byReason: Record<EndReason, number>;
+  constructor() {
+    this.byReason = Object.fromEntries(END_REASONS.map((r) => [r, 0])) as Record<EndReason, number>;
+  }
+}

@@ -1,0 +1,142 @@
+// A data-plane worker (a worker thread): binds every listener itself (reusePort), compiles each snapshot it is sent
+// and swaps it in, runs sessions, and answers the primary's questions. Messages: see model/messages.ts.
+import type { Server, Socket } from 'node:net';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { ListenerSpec } from '../model/config.ts';
+import type { ToPrimary, ToWorker, WorkerInit } from '../model/messages.ts';
+import { createLogger } from '../observe/log.ts';
+import { parseIp } from '../lib/ip.ts';
+import { listenTcp } from './listen/tcp.ts';
+import { Runtime } from './runtime.ts';
+import type { EndReason } from './session/end.ts';
+import { runSession } from './session/pipeline.ts';
+import { Session, type ListenerInfo } from './session/session.ts';
+import { SHARED, WorkerStats } from './state/stats.ts';
+
+const port = parentPort;
+if (port === null) throw new Error('worker.ts must run in a worker thread');
+const init = workerData as WorkerInit;
+const log = createLogger(init.logLevel).child({ worker: init.workerId });
+const runtime = new Runtime();
+const stats = new WorkerStats();
+const shared = new Int32Array(init.shared);
+const sessions = new Set<Session>();
+const servers = new Map<string, { spec: ListenerSpec; servers: Server[] }>();
+let nextId = 1;
+let maxConnections = init.maxConnections;
+let stopping = false;
+
+const send = (m: ToPrimary): void => port.postMessage(m);
+const now = (): number => performance.now();
+
+function onEnd(s: Session, _reason: EndReason): void {
+  sessions.delete(s);
+  stats.active--;
+  stats.byReason[s.endReason ?? 'Internal']++;
+  Atomics.sub(shared, SHARED.active, 1);
+  if (stopping && sessions.size === 0) send({ type: 'drained' });
+}
+
+function accept(info: ListenerInfo, sock: Socket): void {
+  // Until a phase takes over, an error on the socket only closes it (no unhandled 'error' can crash the worker).
+  sock.on('error', () => { /* reported through the phase that owns the socket */ });
+  if (Atomics.add(shared, SHARED.active, 1) >= maxConnections) {
+    Atomics.sub(shared, SHARED.active, 1);
+    Atomics.add(shared, SHARED.rejected, 1);
+    stats.rejectedMaxConn++;
+    sock.destroy();
+    return;
+  }
+  const s = new Session(nextId++, sock, info, runtime.current, now());
+  sock.once('close', () => { s.clientClosed = true; });
+  sessions.add(s);
+  stats.sessions++;
+  stats.active++;
+  runSession(s, { now, stats, log, onEnd }).catch((err: unknown) => {
+    log.error({ err }, 'session pipeline threw');
+  });
+}
+
+function listenerKey(l: ListenerSpec): string {
+  return `${l.proto}|${l.host ?? '*'}|${l.port}`;
+}
+
+async function bind(specs: readonly ListenerSpec[]): Promise<void> {
+  const bound: { key: string; port: number }[] = [];
+  const errors: string[] = [];
+  for (const spec of specs) {
+    const key = listenerKey(spec);
+    if (servers.has(key) || spec.proto !== 'tcp') continue;
+    const info: ListenerInfo = {
+      addr: spec.host === null ? `*:${spec.port}` : spec.host.includes(':') ? `[${spec.host}]:${spec.port}` : `${spec.host}:${spec.port}`,
+      tls: spec.tls,
+      proxyProtocol: spec.proxyProtocol,
+    };
+    try {
+      const srv = await listenTcp(spec, init.portOverrides[key] ?? spec.port, (sock) => accept(info, sock));
+      srv.on('error', (err) => log.error({ err, listener: info.addr }, 'listener error'));
+      const addr = srv.address();
+      servers.set(key, { spec, servers: [srv] });
+      bound.push({ key, port: typeof addr === 'object' && addr !== null ? addr.port : spec.port });
+    } catch (err) {
+      errors.push(`${spec.source}: cannot listen on tcp ${info.addr}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  }
+  send({ type: 'bound', bound, errors });
+}
+
+function stopListening(): void {
+  for (const { servers: list } of servers.values()) for (const s of list) s.close();
+  servers.clear();
+}
+
+port.on('message', (m: ToWorker) => {
+  switch (m.type) {
+    case 'snapshot':
+      try {
+        const snap = runtime.apply(m.data);
+        send({ type: 'ack', version: snap.version });
+      } catch (err) {
+        log.error({ err, version: m.data.version }, 'snapshot rejected by the worker; keeping the previous one');
+        send({ type: 'ack', version: -1 });
+      }
+      break;
+    case 'explain': {
+      const q = m.query;
+      const res = runtime.current.router.explain({
+        remote: parseIp(q.remote_addr), server: parseIp(q.server_addr), serverPort: q.server_port,
+        sni: q.sni, sniMode: q.sni === undefined ? 'none' : q.protocol === 'tls_passthrough' ? 'peek' : 'tls',
+      });
+      send({ type: 'explained', requestId: m.requestId, result: res });
+      break;
+    }
+    case 'settings':
+      maxConnections = m.maxConnections;
+      break;
+    case 'stop':
+      stopping = true;
+      stopListening();
+      if (sessions.size === 0) send({ type: 'drained' });
+      break;
+    case 'kill':
+      for (const s of sessions) {
+        s.endReason = 'Shutdown';
+        s.client.destroy();
+        s.upstreamSocket?.destroy();
+      }
+      break;
+    case 'stats':
+      send({ type: 'stats', requestId: m.requestId, stats: { sessions: stats.sessions, active: stats.active, rejectedMaxConn: stats.rejectedMaxConn, byReason: { ...stats.byReason } } });
+      break;
+  }
+});
+
+process.on('uncaughtException', (err) => {
+  log.fatal({ err }, 'uncaught exception in a data-plane worker');
+  process.exit(70);
+});
+
+bind(init.listeners).catch((err: unknown) => {
+  log.fatal({ err }, 'failed to bind listeners');
+  process.exit(71);
+});

@@ -1,0 +1,51 @@
+// Messages between the primary (control plane) and the data-plane workers. Types only.
+import type { ListenerSpec } from './config.ts';
+import type { SnapshotData } from './snapshot.ts';
+
+export interface WorkerInit {
+  readonly workerId: number;
+  readonly listeners: readonly ListenerSpec[];
+  /** Actual ports for listeners configured with port 0 (bound by the first worker), by listener key. */
+  readonly portOverrides: Readonly<Record<string, number>>;
+  readonly maxConnections: number;
+  /** Gateway-wide counters (Int32Array slots in dataplane/state/stats.ts SHARED). */
+  readonly shared: SharedArrayBuffer;
+  readonly logLevel: string;
+}
+
+export interface ExplainQuery {
+  readonly protocol: 'tcp' | 'udp' | 'tls' | 'tls_passthrough';
+  readonly remote_addr: string;
+  readonly remote_port: number;
+  readonly server_addr: string;
+  readonly server_port: number;
+  readonly sni: string | undefined;
+}
+
+export interface ExplainAnswer {
+  route_id: string | null;
+  reason: string;
+  candidates: { route_id: string; matched: boolean; why: string }[];
+}
+
+export interface WorkerStatsSnapshot {
+  readonly sessions: number;
+  readonly active: number;
+  readonly rejectedMaxConn: number;
+  readonly byReason: Readonly<Record<string, number>>;
+}
+
+export type ToWorker =
+  | { readonly type: 'snapshot'; readonly data: SnapshotData }
+  | { readonly type: 'explain'; readonly requestId: number; readonly query: ExplainQuery }
+  | { readonly type: 'settings'; readonly maxConnections: number }
+  | { readonly type: 'stats'; readonly requestId: number }
+  | { readonly type: 'stop' }
+  | { readonly type: 'kill' };
+
+export type ToPrimary =
+  | { readonly type: 'bound'; readonly bound: readonly { key: string; port: number }[]; readonly errors: readonly string[] }
+  | { readonly type: 'ack'; readonly version: number }
+  | { readonly type: 'explained'; readonly requestId: number; readonly result: ExplainAnswer }
+  | { readonly type: 'stats'; readonly requestId: number; readonly stats: WorkerStatsSnapshot }
+  | { readonly type: 'drained' };

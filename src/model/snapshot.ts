@@ -1,0 +1,62 @@
+// The snapshot the control plane sends to every data-plane worker: resolved, validated, plain data (structured-
+// cloneable), frozen. Workers compile it once into matchers and balancers (dataplane/runtime.ts). Types only.
+
+export interface NodeConf {
+  /** IP address or domain name. */
+  readonly host: string;
+  readonly port: number;
+  readonly weight: number;
+  readonly priority: number;
+}
+
+export interface TimeoutConf {
+  /** Seconds. */
+  readonly connect: number;
+  readonly send: number;
+  readonly read: number;
+}
+
+export interface UpstreamConf {
+  /** Identity of the resolved upstream: `upstreams/<id>`, `stream_routes/<id>` (inline), `services/<id>` (inline). */
+  readonly key: string;
+  /** Changes whenever the source object changes: compiled balancers are reused while it stays the same. */
+  readonly version: string;
+  readonly type: string;
+  readonly nodes: readonly NodeConf[];
+  readonly scheme: 'tcp' | 'tls' | 'udp';
+  readonly hashOn: string;
+  readonly hashKey: string | undefined;
+  /** Undefined = nodes − 1 (APISIX's default). */
+  readonly retries: number | undefined;
+  /** Seconds; 0 or undefined = no overall deadline besides the per-attempt connect timeout. */
+  readonly retryTimeout: number | undefined;
+  readonly timeout: TimeoutConf;
+  readonly timeoutSet: boolean;
+  readonly tls: Readonly<Record<string, unknown>> | undefined;
+  readonly checks: Readonly<Record<string, unknown>> | undefined;
+}
+
+export interface RouteConf {
+  readonly id: string;
+  /** Store createdIndex: ties are broken by creation order; a PUT that replaces a route keeps it. */
+  readonly createdIndex: number;
+  readonly name: string | undefined;
+  /** remote_addr and remote_addrs together (a client matches if it is in either); empty = any client. */
+  readonly remoteAddrs: readonly string[];
+  readonly serverAddr: string | undefined;
+  readonly serverPort: number | undefined;
+  /** sni and snis together; empty = not an SNI route. */
+  readonly snis: readonly string[];
+  readonly tlsPassthrough: boolean;
+  readonly plugins: Readonly<Record<string, unknown>>;
+  /** Key into Snapshot.upstreams; undefined = the route has no upstream (connections are closed). */
+  readonly upstreamKey: string | undefined;
+  readonly serviceId: string | undefined;
+}
+
+export interface SnapshotData {
+  /** The store revision this snapshot reflects. */
+  readonly version: number;
+  readonly routes: readonly RouteConf[];
+  readonly upstreams: Readonly<Record<string, UpstreamConf>>;
+}

@@ -1,0 +1,220 @@
+// The primary's side of the data plane: starts N worker threads, sends them each snapshot, knows which version
+// every worker has acknowledged, restarts a worker that dies, drains them on stop.
+// Threads, not processes: a SharedArrayBuffer gives gateway-wide counters (max_connections, limit-conn, least_conn)
+// without IPC round trips, and a worker costs an isolate, not a process (see the issue-8 note for measurements).
+import { Worker } from 'node:worker_threads';
+import type { ListenerSpec } from '../model/config.ts';
+import type { ExplainAnswer, ExplainQuery, ToPrimary, ToWorker, WorkerInit, WorkerStatsSnapshot } from '../model/messages.ts';
+import type { SnapshotData } from '../model/snapshot.ts';
+import type { Logger } from '../observe/log.ts';
+import { SHARED } from '../dataplane/state/stats.ts';
+
+const WORKER_URL = new URL('../dataplane/worker.ts', import.meta.url);
+const ACK_TIMEOUT_MS = 2000;
+const QUERY_TIMEOUT_MS = 2000;
+
+export interface PoolOptions {
+  readonly count: number;
+  readonly listeners: readonly ListenerSpec[];
+  readonly maxConnections: number;
+  readonly log: Logger;
+  readonly logLevel: string;
+}
+
+interface Slot {
+  id: number;
+  worker: Worker;
+  acked: number;
+  alive: boolean;
+}
+
+export function listenerKey(l: ListenerSpec): string {
+  return `${l.proto}|${l.host ?? '*'}|${l.port}`;
+}
+
+export class WorkerPool {
+  readonly #opts: PoolOptions;
+  readonly #shared = new SharedArrayBuffer(SHARED.size * 4);
+  readonly #slots: Slot[] = [];
+  readonly #portOverrides: Record<string, number> = {};
+  readonly #waiters = new Set<{ version: number; resolve: () => void }>();
+  readonly #pending = new Map<number, (m: ToPrimary) => void>();
+  #latest: SnapshotData | undefined;
+  #nextRequest = 1;
+  #stopping = false;
+  /** Sessions lost when a worker died, for metrics. */
+  lostWorkers = 0;
+
+  constructor(opts: PoolOptions) {
+    this.#opts = opts;
+  }
+
+  /** Actual port of each listener (port-0 listeners get the port the first worker was given). */
+  ports(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const l of this.#opts.listeners) out[listenerKey(l)] = this.#portOverrides[listenerKey(l)] ?? l.port;
+    return out;
+  }
+
+  get sharedCounters(): Int32Array {
+    return new Int32Array(this.#shared);
+  }
+
+  async start(): Promise<void> {
+    for (let i = 0; i < this.#opts.count; i++) {
+      const bound = await this.#spawn(i);
+      if (bound.errors.length > 0) {
+        await this.terminate();
+        throw new Error(bound.errors.join('\n'));
+      }
+      if (i === 0) for (const b of bound.bound) this.#portOverrides[b.key] = b.port;
+    }
+  }
+
+  #spawn(id: number): Promise<{ bound: readonly { key: string; port: number }[]; errors: readonly string[] }> {
+    const init: WorkerInit = {
+      workerId: id,
+      listeners: this.#opts.listeners,
+      portOverrides: this.#portOverrides,
+      maxConnections: this.#opts.maxConnections,
+      shared: this.#shared,
+      logLevel: this.#opts.logLevel,
+    };
+    const worker = new Worker(WORKER_URL, { workerData: init, name: `sluice-worker-${id}` });
+    const slot: Slot = { id, worker, acked: -1, alive: true };
+    this.#slots[id] = slot;
+    return new Promise((resolve, reject) => {
+      let started = false;
+      worker.on('message', (m: ToPrimary) => {
+        if (m.type === 'bound' && !started) {
+          started = true;
+          if (this.#latest !== undefined) worker.postMessage({ type: 'snapshot', data: this.#latest } satisfies ToWorker);
+          resolve(m);
+          return;
+        }
+        this.#onMessage(slot, m);
+      });
+      worker.on('error', (err) => {
+        this.#opts.log.error({ err, worker: id }, 'data-plane worker failed');
+      });
+      worker.on('exit', (code) => {
+        slot.alive = false;
+        if (!started) {
+          reject(new Error(`data-plane worker ${id} exited with code ${code} while starting`));
+          return;
+        }
+        this.#checkWaiters();
+        if (this.#stopping) return;
+        this.lostWorkers++;
+        this.#opts.log.error({ worker: id, code }, 'data-plane worker died; restarting it');
+        this.#spawn(id).catch((err: unknown) => this.#opts.log.error({ err, worker: id }, 'cannot restart data-plane worker'));
+      });
+    });
+  }
+
+  #onMessage(slot: Slot, m: ToPrimary): void {
+    switch (m.type) {
+      case 'ack':
+        if (m.version > slot.acked) slot.acked = m.version;
+        this.#checkWaiters();
+        break;
+      case 'explained':
+      case 'stats': {
+        const cb = this.#pending.get(m.requestId);
+        if (cb !== undefined) {
+          this.#pending.delete(m.requestId);
+          cb(m);
+        }
+        break;
+      }
+      case 'drained':
+        this.#drained.add(slot.id);
+        this.#checkDrained();
+        break;
+      case 'bound':
+        break;
+    }
+  }
+
+  publish(snap: SnapshotData): void {
+    this.#latest = snap;
+    for (const s of this.#slots) if (s.alive) s.worker.postMessage({ type: 'snapshot', data: snap } satisfies ToWorker);
+  }
+
+  /** Resolves once every live worker has acknowledged `version` (or after ACK_TIMEOUT_MS, logged). */
+  published(version: number): Promise<void> {
+    if (this.#allAcked(version)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const w = { version, resolve: () => { clearTimeout(timer); resolve(); } };
+      const timer = setTimeout(() => {
+        this.#waiters.delete(w);
+        this.#opts.log.warn({ version }, 'not every worker acknowledged the config in time');
+        resolve();
+      }, ACK_TIMEOUT_MS);
+      this.#waiters.add(w);
+    });
+  }
+
+  #allAcked(version: number): boolean {
+    return this.#slots.every((s) => !s.alive || s.acked >= version);
+  }
+
+  #checkWaiters(): void {
+    for (const w of this.#waiters) {
+      if (this.#allAcked(w.version)) {
+        this.#waiters.delete(w);
+        w.resolve();
+      }
+    }
+  }
+
+  #ask(msg: (requestId: number) => ToWorker, slot: Slot): Promise<ToPrimary | undefined> {
+    const requestId = this.#nextRequest++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => { this.#pending.delete(requestId); resolve(undefined); }, QUERY_TIMEOUT_MS);
+      this.#pending.set(requestId, (m) => { clearTimeout(timer); resolve(m); });
+      slot.worker.postMessage(msg(requestId));
+    });
+  }
+
+  async explain(query: ExplainQuery): Promise<ExplainAnswer | undefined> {
+    const slot = this.#slots.find((s) => s.alive);
+    if (slot === undefined) return undefined;
+    const m = await this.#ask((requestId) => ({ type: 'explain', requestId, query }), slot);
+    return m?.type === 'explained' ? m.result : undefined;
+  }
+
+  async stats(): Promise<WorkerStatsSnapshot[]> {
+    const res = await Promise.all(this.#slots.filter((s) => s.alive).map((s) => this.#ask((requestId) => ({ type: 'stats', requestId }), s)));
+    return res.flatMap((m) => (m?.type === 'stats' ? [m.stats] : []));
+  }
+
+  readonly #drained = new Set<number>();
+  #onDrained: (() => void) | undefined;
+  #checkDrained(): void {
+    if (this.#slots.every((s) => !s.alive || this.#drained.has(s.id))) this.#onDrained?.();
+  }
+
+  /** Graceful stop: listeners close at once, sessions finish; after timeoutMs the rest are closed. */
+  async stop(timeoutMs: number): Promise<void> {
+    this.#stopping = true;
+    this.#drained.clear();
+    const drained = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.#onDrained = () => { clearTimeout(timer); resolve(true); };
+    });
+    for (const s of this.#slots) if (s.alive) s.worker.postMessage({ type: 'stop' } satisfies ToWorker);
+    this.#checkDrained();
+    const clean = await drained;
+    if (!clean) {
+      for (const s of this.#slots) if (s.alive) s.worker.postMessage({ type: 'kill' } satisfies ToWorker);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await this.terminate();
+  }
+
+  async terminate(): Promise<void> {
+    this.#stopping = true;
+    await Promise.all(this.#slots.map((s) => (s.alive ? s.worker.terminate() : Promise.resolve(0))));
+  }
+}
