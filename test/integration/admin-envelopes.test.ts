@@ -2,7 +2,7 @@
 // the 404 body, X-API-VERSION on every answer, HEAD /apisix/admin.
 import { test, type TestContext } from 'node:test';
 import { startTestGateway } from '../fixtures/gateway.ts';
-import { UP, stored, type Clock } from '../fixtures/admin-helpers.ts';
+import { UP, item, listOf, stored, type Clock } from '../fixtures/admin-helpers.ts';
 
 const resources = [
   { name: 'stream_routes', body: { remote_addr: '127.0.0.1', upstream: UP }, value: { remote_addr: '127.0.0.1', upstream: stored(UP) } },
@@ -29,8 +29,8 @@ for (const r of resources) {
       value: { ...r.value, desc: 'second', id: '1', create_time: 1_700_000_000, update_time: 1_700_000_060 },
     });
     const got = await g.admin('GET', `/apisix/admin/${r.name}/1`);
-    t.assert.deepStrictEqual(got.json.value, replaced.json.value);
-    t.assert.ok(got.json.modifiedIndex > got.json.createdIndex, 'a replace keeps createdIndex and moves modifiedIndex');
+    t.assert.deepStrictEqual(item(got).value, item(replaced).value);
+    t.assert.ok(item(got).modifiedIndex > item(got).createdIndex, 'a replace keeps createdIndex and moves modifiedIndex');
   });
 
   test(`${r.name}: POST creates (201) under a 20-digit id, a new one each time`, async (t: TestContext) => {
@@ -41,15 +41,15 @@ for (const r of resources) {
     const b = await g.admin('POST', `/apisix/admin/${r.name}`, r.body);
     t.assert.strictEqual(a.status, 201);
     t.assert.strictEqual(b.status, 201);
-    const id = a.json.value.id as string;
+    const id = item(a).value.id;
     t.assert.match(id, /^\d{20}$/);
     t.assert.deepStrictEqual(a.json, {
       key: `/apisix/${r.name}/${id}`,
       value: { ...r.value, id, create_time: 1_700_000_000, update_time: 1_700_000_000 },
     });
-    t.assert.notStrictEqual(b.json.value.id, id);
-    t.assert.match(b.json.key as string, new RegExp(`^/apisix/${r.name}/\\d{20}$`));
-    const got = await g.admin('GET', a.json.key.replace('/apisix/', '/apisix/admin/') as string);
+    t.assert.notStrictEqual(item(b).value.id, id);
+    t.assert.match(item(b).key, new RegExp(`^/apisix/${r.name}/\\d{20}$`));
+    const got = await g.admin('GET', item(a).key.replace('/apisix/', '/apisix/admin/'));
     t.assert.strictEqual(got.status, 200);
   });
 
@@ -62,7 +62,7 @@ for (const r of resources) {
     const rev = await g.gw.store.revision();
     const got = await g.admin('GET', `/apisix/admin/${r.name}/1`);
     t.assert.strictEqual(got.status, 200);
-    t.assert.deepStrictEqual(got.json, { key: `/apisix/${r.name}/1`, value: put.json.value, createdIndex: rev, modifiedIndex: rev });
+    t.assert.deepStrictEqual(got.json, { key: `/apisix/${r.name}/1`, value: item(put).value, createdIndex: rev, modifiedIndex: rev });
     const none = await g.admin('GET', `/apisix/admin/${r.name}/100`);
     t.assert.deepStrictEqual([none.status, none.json], [404, { message: 'Key not found' }]);
   });
@@ -76,11 +76,10 @@ for (const r of resources) {
     for (const id of ['b', 'a', 'c']) await g.admin('PUT', `/apisix/admin/${r.name}/${id}`, r.body);
     const list = await g.admin('GET', `/apisix/admin/${r.name}`);
     t.assert.deepStrictEqual(
-      list.json.list.map((i: { key: string; value: { id: string }; createdIndex: number; modifiedIndex: number }) =>
-        [i.key, i.value.id, typeof i.createdIndex, typeof i.modifiedIndex]),
+      listOf(list).list.map((i) => [i.key, i.value.id, typeof i.createdIndex, typeof i.modifiedIndex]),
       ['a', 'b', 'c'].map((id) => [`/apisix/${r.name}/${id}`, id, 'number', 'number']),
     );
-    t.assert.strictEqual(list.json.total, 3);
+    t.assert.strictEqual(listOf(list).total, 3);
   });
 
   test(`${r.name}: DELETE answers {"deleted":"1","key":...}; then GET and DELETE are 404 Key not found`, async (t: TestContext) => {
@@ -100,9 +99,9 @@ test('POST stores the id as the 20-digit string and GET shows the same value', a
   t.plan(2);
   const g = await startTestGateway(t);
   const post = await g.admin('POST', '/apisix/admin/stream_routes', { upstream: UP });
-  const got = await g.admin('GET', `/apisix/admin/stream_routes/${post.json.value.id as string}`);
-  t.assert.deepStrictEqual(got.json.value, post.json.value);
-  t.assert.strictEqual(typeof got.json.value.id, 'string');
+  const got = await g.admin('GET', `/apisix/admin/stream_routes/${item(post).value.id}`);
+  t.assert.deepStrictEqual(item(got).value, item(post).value);
+  t.assert.strictEqual(typeof item(got).value.id, 'string');
 });
 
 // Every answer carries X-API-VERSION: v3, errors included (CONTRACT §3).

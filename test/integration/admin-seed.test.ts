@@ -3,7 +3,7 @@
 // value is the body plus what APISIX adds: the URL id, timestamps and the upstream defaults.
 import { suite, test, type TestContext } from 'node:test';
 import { startTestGateway } from '../fixtures/gateway.ts';
-import { UP_DEFAULTS, type Clock } from '../fixtures/admin-helpers.ts';
+import { UP_DEFAULTS, ids, item, listOf, type Clock } from '../fixtures/admin-helpers.ts';
 
 /** What `curl -d '...'` sends: the text between the quotes, and no JSON content type. */
 const CURL_HEADERS = { 'Content-Type': 'application/x-www-form-urlencoded' };
@@ -122,12 +122,12 @@ suite('seed stream routes', { concurrency: true }, () => {
       t.assert.strictEqual(put.status, 201, put.text);
       t.assert.deepStrictEqual(put.json, { key: '/apisix/stream_routes/1', value: want });
       const got = await g.admin('GET', '/apisix/admin/stream_routes/1');
-      t.assert.deepStrictEqual(got.json.value, want);
+      t.assert.deepStrictEqual(item(got).value, want);
       // Running the same curl again replaces the route: 200, same create_time.
       clock.now += 5;
       const again = await g.admin('PUT', '/apisix/admin/stream_routes/1', c.body, CURL_HEADERS);
       t.assert.strictEqual(again.status, 200, again.text);
-      t.assert.deepStrictEqual(again.json.value, { ...want, update_time: clock.now });
+      t.assert.deepStrictEqual(item(again).value, { ...want, update_time: clock.now });
     });
   }
 });
@@ -141,7 +141,7 @@ test('the three seed routes side by side under ids 1, 2, 3 list in key order wit
   }
   const list = await g.admin('GET', '/apisix/admin/stream_routes');
   t.assert.deepStrictEqual(
-    { total: list.json.total, ids: list.json.list.map((i: { value: { id: string } }) => i.value.id) },
+    { total: listOf(list).total, ids: ids(list) },
     { total: 3, ids: ['1', '2', '3'] },
   );
 });
