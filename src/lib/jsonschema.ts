@@ -69,20 +69,38 @@ function matchesType(v: unknown, t: string): boolean {
   }
 }
 
-/** Lua's %q: wraps in double quotes, escapes backslash, quote and newline. */
+/**
+ * LuaJIT's %q: wraps in double quotes; `"`, `\\` and newline get a backslash (the newline stays a newline); other
+ * control characters become `\\` + their decimal code (3 digits when a digit follows or the code is >= 100).
+ */
 function q(s: string): string {
-  return `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
+  let out = '"';
+  for (let i = 0; i < s.length; i++) {
+    const ch = s[i] as string;
+    const c = ch.charCodeAt(0);
+    if (ch === '"' || ch === '\\' || ch === '\n') {
+      out += '\\' + ch;
+    } else if (c < 32 || c === 127) {
+      const next = s.charCodeAt(i + 1);
+      const digitNext = next >= 48 && next <= 57;
+      out += '\\' + (c >= 100 || digitNext ? String(c).padStart(3, '0') : String(c));
+    } else {
+      out += ch;
+    }
+  }
+  return out + '"';
 }
 
-/** LuaJIT's tostring of a number (%.14g). */
+/** LuaJIT's tostring of a number: C's %.14g (exponent form below 1e-4 and from 1e14 on; "inf", "nan", "-0"). */
 function num(n: number): string {
-  if (Number.isInteger(n) && Math.abs(n) < 1e15) return String(n);
-  const s = n.toPrecision(14);
-  const [mant, exp] = s.split('e');
-  const m = mant?.includes('.') === true ? mant.replace(/0+$/, '').replace(/\.$/, '') : (mant ?? s);
-  if (exp === undefined) return m;
-  const e = Number(exp);
-  return `${m}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`;
+  if (Number.isNaN(n)) return 'nan';
+  if (!Number.isFinite(n)) return n > 0 ? 'inf' : '-inf';
+  if (Object.is(n, -0)) return '-0';
+  const [mant = '', expText = '0'] = n.toExponential(13).split('e');
+  const x = Number(expText);
+  const strip = (t: string): string => (t.includes('.') ? t.replace(/0+$/, '').replace(/\.$/, '') : t);
+  if (x < -4 || x >= 14) return `${strip(mant)}e${x < 0 ? '-' : '+'}${String(Math.abs(x)).padStart(2, '0')}`;
+  return strip(n.toFixed(13 - x));
 }
 
 function deepEqual(a: unknown, b: unknown): boolean {
@@ -103,6 +121,39 @@ function re(p: string): RegExp {
     reCache.set(p, r);
   }
   return r;
+}
+
+/**
+ * The first pair of equal items, 1-based, as the Lua library finds it: scalars in one forward pass (the first index
+ * of the value, then the index of its first repeat), then objects and arrays pairwise.
+ */
+function duplicate(a: readonly unknown[]): [number, number] | undefined {
+  const seen = new Map<unknown, number>();
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    if (x !== null && typeof x === 'object') continue;
+    const first = seen.get(x);
+    if (first !== undefined) return [first + 1, i + 1];
+    seen.set(x, i);
+  }
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] === null || typeof a[i] !== 'object') continue;
+    for (let j = i + 1; j < a.length; j++) {
+      if (a[j] !== null && typeof a[j] === 'object' && deepEqual(a[i], a[j])) return [i + 1, j + 1];
+    }
+  }
+  return undefined;
+}
+
+/**
+ * After a value passed `sub`: an empty [] where `sub` wants an object becomes {}, an empty {} where it wants an
+ * array becomes [] (cjson decodes both to the same empty table, so APISIX accepts either; the stored value keeps
+ * the type the data plane expects).
+ */
+function fitEmpty(sub: Schema, x: unknown): unknown {
+  if (sub.type === 'object' && Array.isArray(x) && x.length === 0) return {};
+  if (sub.type === 'array' && isObj(x) && Object.keys(x).length === 0) return [];
+  return x;
 }
 
 /** Counts code points, as the Lua library's utf8_len. */
@@ -126,69 +177,70 @@ export function check(schema: Schema, v: unknown): string | undefined {
       return `wrong type: expected one of ${schema.type.join(', ')}, got ${luaType(v)}`;
     }
   }
-  // 2. object
-  if (isObj(v)) {
+  // 2. object (an empty [] is an empty Lua table too: its checks run against a scratch {}, whose defaults are dropped)
+  const o = isObj(v) ? v : Array.isArray(v) && v.length === 0 ? {} : undefined;
+  if (o !== undefined) {
     const props = schema.properties ?? {};
     const required = schema.required ?? [];
     for (const [name, sub] of Object.entries(props)) {
-      if (v[name] !== undefined) {
-        const err = check(sub, v[name]);
+      if (o[name] !== undefined) {
+        const err = check(sub, o[name]);
         if (err !== undefined) return `property ${q(name)} validation failed: ${err}`;
+        o[name] = fitEmpty(sub, o[name]);
         const dep = schema.dependencies?.[name];
         if (dep !== undefined) {
-          const derr = checkDependency(name, dep, v);
+          const derr = checkDependency(name, dep, o);
           if (derr !== undefined) return derr;
         }
       } else if (required.includes(name)) {
         return `property ${q(name)} is required`;
       } else if (sub.default !== undefined) {
-        v[name] = structuredClone(sub.default);
+        o[name] = structuredClone(sub.default);
       }
     }
-    for (const name of required) if (!(name in props) && v[name] === undefined) return `property ${q(name)} is required`;
+    for (const name of required) if (!Object.hasOwn(props, name) && o[name] === undefined) return `property ${q(name)} is required`;
     for (const [name, dep] of Object.entries(schema.dependencies ?? {})) {
-      if (name in props || v[name] === undefined) continue;
-      const derr = checkDependency(name, dep, v);
+      if (Object.hasOwn(props, name) || o[name] === undefined) continue;
+      const derr = checkDependency(name, dep, o);
       if (derr !== undefined) return derr;
     }
     if (schema.patternProperties !== undefined || schema.additionalProperties !== undefined) {
-      for (const key of Object.keys(v)) {
+      for (const key of Object.keys(o)) {
         let matched = false;
         for (const [pat, sub] of Object.entries(schema.patternProperties ?? {})) {
           if (!re(pat).test(key)) continue;
           matched = true;
-          const err = check(sub, v[key]);
+          const err = check(sub, o[key]);
           if (err !== undefined) return `failed to validate ${key} (matching ${q(pat)}): ${err}`;
         }
-        if (matched || key in props) continue;
+        if (matched || Object.hasOwn(props, key)) continue;
         const ap = schema.additionalProperties;
         if (ap === false) return `additional properties forbidden, found ${key}`;
         if (ap !== undefined && ap !== true) {
-          const err = check(ap, v[key]);
+          const err = check(ap, o[key]);
           if (err !== undefined) return `failed to validate additional property ${key}: ${err}`;
         }
       }
     }
-    const n = Object.keys(v).length;
+    const n = Object.keys(o).length;
     if (schema.minProperties !== undefined && n < schema.minProperties) return `expect object to have at least ${schema.minProperties} properties`;
     if (schema.maxProperties !== undefined && n > schema.maxProperties) return `expect object to have at most ${schema.maxProperties} properties`;
   }
-  // 3. array
-  if (Array.isArray(v)) {
-    if (schema.minItems !== undefined && v.length < schema.minItems) return `expect array to have at least ${schema.minItems} items`;
-    if (schema.maxItems !== undefined && v.length > schema.maxItems) return `expect array to have at most ${schema.maxItems} items`;
+  // 3. array (an empty {} is an empty Lua table too)
+  const a = Array.isArray(v) ? v : isObj(v) && Object.keys(v).length === 0 ? [] : undefined;
+  if (a !== undefined) {
+    if (schema.minItems !== undefined && a.length < schema.minItems) return `expect array to have at least ${schema.minItems} items`;
+    if (schema.maxItems !== undefined && a.length > schema.maxItems) return `expect array to have at most ${schema.maxItems} items`;
     if (schema.items !== undefined) {
-      for (let i = 0; i < v.length; i++) {
-        const err = check(schema.items, v[i]);
+      for (let i = 0; i < a.length; i++) {
+        const err = check(schema.items, a[i]);
         if (err !== undefined) return `failed to validate item ${i + 1}: ${err}`;
+        a[i] = fitEmpty(schema.items, a[i]);
       }
     }
     if (schema.uniqueItems === true) {
-      for (let i = 0; i < v.length; i++) {
-        for (let j = i + 1; j < v.length; j++) {
-          if (deepEqual(v[i], v[j])) return `expected unique items but items ${i + 1} and ${j + 1} are equal`;
-        }
-      }
+      const dup = duplicate(a);
+      if (dup !== undefined) return `expected unique items but items ${dup[0]} and ${dup[1]} are equal`;
     }
   }
   // 4. string
