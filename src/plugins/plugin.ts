@@ -7,6 +7,8 @@ export interface Plugin {
   /** Higher runs first (APISIX's priorities). */
   readonly priority: number;
   readonly schema: Schema;
+  /** Checks after the schema passed (APISIX's check_schema beyond core.schema.check); returns the problem. */
+  readonly check?: (conf: Record<string, unknown>) => string | undefined;
 }
 
 export type PluginCheck = { ok: true } | { ok: false; kind: 'unknown' | 'not_object' | 'invalid'; reason: string };
@@ -30,10 +32,11 @@ export class PluginRegistry {
   checkConf(name: string, conf: unknown): PluginCheck {
     const p = this.#byName.get(name);
     if (p === undefined) return { ok: false, kind: 'unknown', reason: '' };
-    if (conf === null || typeof conf !== 'object' || Array.isArray(conf)) {
+    // Only a non-table is "invalid plugin conf": an array is a Lua table too, so the schema reports it.
+    if (conf === null || typeof conf !== 'object') {
       return { ok: false, kind: 'not_object', reason: JSON.stringify(conf) };
     }
-    const err = check(p.schema, conf);
+    const err = check(p.schema, conf) ?? (Array.isArray(conf) ? undefined : p.check?.(conf as Record<string, unknown>));
     if (err !== undefined) return { ok: false, kind: 'invalid', reason: err };
     return { ok: true };
   }
