@@ -5,6 +5,7 @@ import { StoreConflictError, StoreReadOnlyError, StoreUnavailableError } from '.
 import type { AdminContext } from './context.ts';
 import { AdminError, adminError } from './errors.ts';
 import { Refs } from './refs.ts';
+import { parseTtl } from './routes.ts';
 
 export type Method = 'GET' | 'PUT' | 'POST' | 'DELETE' | 'PATCH';
 
@@ -50,8 +51,9 @@ function isObject(v: unknown): v is JsonObject {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
+/** Lua truth: only nil and false are false (JSON null decodes to cjson.null, which is true). */
 function truthy(v: unknown): boolean {
-  return v !== undefined && v !== null && v !== false;
+  return v !== undefined && v !== false;
 }
 
 /** APISIX's check_forbidden_properties: top level, then `upstream`, then `plugins`. */
@@ -69,13 +71,19 @@ function idString(v: JsonValue | undefined): string | undefined {
   return typeof v === 'string' ? v : JSON.stringify(v);
 }
 
+/** Sets an own data property: a JSON key `__proto__` stays a plain key (and fails the schema) instead of a prototype. */
+function setOwn(obj: JsonObject, k: string, v: JsonValue): void {
+  Object.defineProperty(obj, k, { value: v, writable: true, enumerable: true, configurable: true });
+}
+
 /** core.table.merge: objects merge recursively, null deletes, anything else (arrays included) replaces. */
 export function mergePatch(base: JsonObject, patch: JsonObject): JsonObject {
   const out: JsonObject = { ...base };
   for (const [k, v] of Object.entries(patch)) {
+    const cur = Object.hasOwn(out, k) ? out[k] : undefined;
     if (v === null) delete out[k];
-    else if (isObject(v) && isObject(out[k])) out[k] = mergePatch(out[k], v);
-    else out[k] = structuredClone(v);
+    else if (isObject(v) && isObject(cur)) setOwn(out, k, mergePatch(cur, v));
+    else setOwn(out, k, structuredClone(v));
   }
   return out;
 }
@@ -87,10 +95,10 @@ export function patchSubPath(base: JsonObject, subPath: string, value: JsonValue
   let node: JsonObject = out;
   for (let i = 0; i < segs.length - 1; i++) {
     const seg = segs[i] as string;
-    const next = node[seg];
+    const next = Object.hasOwn(node, seg) ? node[seg] : undefined;
     if (next === undefined) {
       const created: JsonObject = {};
-      node[seg] = created;
+      setOwn(node, seg, created);
       node = created;
     } else if (isObject(next)) {
       node = next;
@@ -101,7 +109,7 @@ export function patchSubPath(base: JsonObject, subPath: string, value: JsonValue
   const last = segs[segs.length - 1];
   if (last === undefined) throw adminError('INVALID_SUB_PATH', { path: subPath });
   if (value === null) delete node[last];
-  else node[last] = value;
+  else setOwn(node, last, value);
   return out;
 }
 
@@ -153,6 +161,8 @@ export class ResourceHandler {
   /** resource.lua check_conf: body present, id rules, forbidden timestamps, schema, then the resource's checks. */
   async #checkConf(urlId: string | undefined, conf: unknown, needId: boolean, allowTime: boolean): Promise<{ id: string | undefined; conf: JsonObject }> {
     if (conf === undefined || conf === null) throw adminError('MISSING_CONF');
+    // cjson decodes [] and {} to the same empty table: an empty array body is an empty object (never stored as []).
+    if (Array.isArray(conf) && conf.length === 0) conf = {};
     const obj = isObject(conf) ? conf : undefined;
     const bodyId = obj !== undefined ? idString(obj.id) : undefined;
     const id = urlId ?? bodyId;
@@ -174,8 +184,8 @@ export class ResourceHandler {
   #ttl(query: URLSearchParams): number | undefined {
     const t = query.get('ttl');
     if (t === null) return undefined;
-    const n = Number(t);
-    if (t.trim() === '' || !Number.isFinite(n)) throw adminError('TTL_NOT_NUMBER');
+    const n = parseTtl(t);
+    if (n === undefined) throw adminError('TTL_NOT_NUMBER');
     return n;
   }
 

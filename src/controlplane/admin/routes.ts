@@ -37,6 +37,12 @@ function segments(pathname: string): string[] {
   });
 }
 
+/** Lua's tonumber() on a query argument, as far as a ttl goes: a finite decimal or hex number, blanks around. */
+export function parseTtl(text: string): number | undefined {
+  const n = Number(text);
+  return text.trim() === '' || !Number.isFinite(n) ? undefined : n;
+}
+
 export async function dispatch(ctx: AdminContext, routes: AdminRoutes, req: AdminRequest): Promise<HandlerResult> {
   const path = req.url.pathname;
   for (const r of routes.extra) {
@@ -72,6 +78,9 @@ export async function dispatch(ctx: AdminContext, routes: AdminRoutes, req: Admi
   if (handler === undefined) throw adminError('UNSUPPORTED_RESOURCE', { res });
   if (!METHODS.has(req.method)) throw adminError('NOT_FOUND');
   const { body, hasBody } = await req.readBody();
+  // APISIX checks ttl here, for every method, before the resource sees the request (even before its 405).
+  const ttl = req.url.searchParams.get('ttl');
+  if (ttl !== null && parseTtl(ttl) === undefined) throw adminError('TTL_NOT_NUMBER');
   return handler.handle({
     method: req.method as Method,
     id: segs[3],

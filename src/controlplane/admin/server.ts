@@ -36,22 +36,26 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/** nginx's $cookie_<name>: the raw value, not URL-decoded. */
 function cookie(req: IncomingMessage, name: string): string | undefined {
   const h = req.headers.cookie;
   if (h === undefined) return undefined;
   for (const part of h.split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
   }
   return undefined;
 }
 
-/** APISIX's token check: ?api_key=, then X-API-KEY, then the x_api_key cookie; viewers may only GET. */
+/**
+ * APISIX's token check: ?api_key=, then X-API-KEY, then the x_api_key cookie (only the first present one counts);
+ * viewers may only GET. A present but empty key is a wrong key, as in Lua, where "" is true.
+ */
 function checkToken(req: IncomingMessage, url: URL, opts: AdminServerOptions): AdminError | undefined {
   if (!opts.keyRequired) return undefined;
   const header = req.headers['x-api-key'];
   const token = url.searchParams.get('api_key') ?? (Array.isArray(header) ? header[0] : header) ?? cookie(req, 'x_api_key');
-  if (token === undefined || token === '') return adminError('TOKEN_MISSING');
+  if (token === undefined) return adminError('TOKEN_MISSING');
   const key = opts.keys.find((k) => k.key === token);
   if (key === undefined) return adminError('TOKEN_WRONG');
   if (key.role === 'viewer' && req.method !== 'GET' && req.method !== 'HEAD') return adminError('TOKEN_VIEWER');
@@ -93,6 +97,29 @@ function readBody(req: IncomingMessage): Promise<Buffer | undefined | AdminError
   });
 }
 
+/** cjson's decode_max_depth: deeper bodies are refused before parsing, so nothing below recurses without bound. */
+const MAX_DEPTH = 1000;
+
+/** The cjson error for a body nested deeper than MAX_DEPTH (depth and 1-based offset of the opener), if any. */
+function tooDeep(text: string): string | undefined {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) {
+      inString = true;
+    } else if (c === 91 || c === 123) {
+      if (++depth > MAX_DEPTH) return `Found too many nested data structures (${depth}) at character ${i + 1}`;
+    } else if (c === 93 || c === 125) {
+      depth--;
+    }
+  }
+  return undefined;
+}
+
 function hasNonFinite(v: unknown): boolean {
   if (typeof v === 'number') return !Number.isFinite(v);
   if (v !== null && typeof v === 'object') {
@@ -104,10 +131,16 @@ function hasNonFinite(v: unknown): boolean {
 export async function startAdminServer(ctx: AdminContext, routes: AdminRoutes, opts: AdminServerOptions): Promise<AdminServer> {
   const allow = CidrSet.parse(opts.allow);
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', 'http://admin');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://admin');
+    } catch {
+      url = new URL('http://admin/');
+    }
     if (allow.size > 0 && !allow.has(req.socket.remoteAddress ?? '')) {
       req.resume();
-      send(res, 403, { error_msg: `access to the Admin API from ${req.socket.remoteAddress ?? '?'} is not allowed by deployment.admin.allow_admin` });
+      const e = adminError('CLIENT_NOT_ALLOWED', { addr: req.socket.remoteAddress ?? '?' });
+      send(res, e.status, e.body);
       return;
     }
     if (req.method === 'HEAD' && (url.pathname === '/apisix/admin' || url.pathname === '/apisix/admin/')) {
@@ -127,6 +160,8 @@ export async function startAdminServer(ctx: AdminContext, routes: AdminRoutes, o
       if (raw === undefined) return { body: undefined, hasBody: false };
       const text = raw.toString('utf8');
       if (text.trim() === '') return { body: undefined, hasBody: false };
+      const deep = tooDeep(text);
+      if (deep !== undefined) throw adminError('BODY_INVALID_JSON', { reason: deep });
       let body: unknown;
       try {
         body = JSON.parse(text);
@@ -147,13 +182,15 @@ export async function startAdminServer(ctx: AdminContext, routes: AdminRoutes, o
         return;
       }
       ctx.log.error({ err }, 'admin api: internal error while handling %s %s', req.method, url.pathname);
-      send(res, 500, { error_msg: 'internal error' });
+      const e = adminError('INTERNAL');
+      send(res, e.status, e.body);
     }
   };
   const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, maxHeaderSize: 16 * 1024 }, (req, res) => {
     handle(req, res).catch((err: unknown) => {
       ctx.log.error({ err }, 'admin api: unhandled error');
-      if (!res.headersSent) send(res, 500, { error_msg: 'internal error' });
+      const e = adminError('INTERNAL');
+      if (!res.headersSent) send(res, e.status, e.body);
     });
   });
   server.keepAliveTimeout = 5_000;

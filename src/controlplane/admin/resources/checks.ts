@@ -72,7 +72,9 @@ export function checkPlugins(conf: JsonObject, refs: Refs): void {
   const plugins = conf.plugins;
   if (!isObject(plugins)) return;
   const reg = refs.plugins();
-  for (const [name, pconf] of Object.entries(plugins)) {
+  for (const [name, raw] of Object.entries(plugins)) {
+    // An empty [] conf is an empty Lua table, i.e. {} (kept as {} so the data plane always gets an object).
+    const pconf = Array.isArray(raw) && raw.length === 0 ? (plugins[name] = {}) : raw;
     const res = reg.checkConf(name, pconf);
     if (res.ok) continue;
     if (res.kind === 'unknown') throw adminError('UNKNOWN_PLUGIN', { name });
