@@ -1,0 +1,16 @@
+// Writes one stream route (id 1, every client, roundrobin to one node) into an embedded store directory.
+// usage: node bench/seed-route.ts <data_dir> <host:port>
+import { EmbeddedStore } from '../src/controlplane/store/embedded.ts';
+
+const [dir, node] = process.argv.slice(2);
+if (dir === undefined || node === undefined) {
+  process.stderr.write('usage: seed-route.ts <data_dir> <host:port>\n');
+  process.exit(2);
+}
+const store = new EmbeddedStore({ dir });
+const now = Math.floor(Date.now() / 1000);
+await store.put('/apisix/stream_routes/1', {
+  id: '1', create_time: now, update_time: now,
+  upstream: { nodes: { [node]: 1 }, type: 'roundrobin', hash_on: 'vars', scheme: 'http', pass_host: 'pass' },
+});
+await store.close();

