@@ -5,7 +5,6 @@ import { StoreConflictError, StoreReadOnlyError, StoreUnavailableError } from '.
 import type { AdminContext } from './context.ts';
 import { AdminError, adminError } from './errors.ts';
 import { Refs } from './refs.ts';
-import { parseTtl } from './routes.ts';
 
 export type Method = 'GET' | 'PUT' | 'POST' | 'DELETE' | 'PATCH';
 
@@ -49,6 +48,12 @@ const FORBIDDEN_TIME_PROPS = ['create_time', 'update_time'] as const;
 
 function isObject(v: unknown): v is JsonObject {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** Lua's tonumber() on a query argument: a finite decimal or hex number, blanks around; else undefined. */
+export function luaNumber(text: string): number | undefined {
+  const n = Number(text);
+  return text.trim() === '' || !Number.isFinite(n) ? undefined : n;
 }
 
 /** Lua truth: only nil and false are false (JSON null decodes to cjson.null, which is true). */
@@ -184,7 +189,7 @@ export class ResourceHandler {
   #ttl(query: URLSearchParams): number | undefined {
     const t = query.get('ttl');
     if (t === null) return undefined;
-    const n = parseTtl(t);
+    const n = luaNumber(t);
     if (n === undefined) throw adminError('TTL_NOT_NUMBER');
     return n;
   }
@@ -218,16 +223,12 @@ export class ResourceHandler {
       list = list.filter((i) => conds.every(([k, v]) => idString(i.value[k]) === v));
     }
     const total = list.length;
-    const pageRaw = query.get('page');
-    const sizeRaw = query.get('page_size');
-    if (pageRaw !== null && sizeRaw !== null) {
-      const size = Number(sizeRaw);
-      let page = Number(pageRaw);
-      if (sizeRaw.trim() === '' || !Number.isFinite(size) || size < 10 || size > 500) {
-        throw adminError('INVALID_PAGE', { reason: 'page_size must be between 10 and 500' });
-      }
-      if (!Number.isFinite(page) || page < 1) page = 1;
-      page = Math.floor(page);
+    // v3_adapter.pagination: both must be numbers (tonumber), else there is no paging at all.
+    let page = luaNumber(query.get('page') ?? '');
+    const size = luaNumber(query.get('page_size') ?? '');
+    if (page !== undefined && size !== undefined) {
+      if (size < 10 || size > 500) throw adminError('INVALID_PAGE', { reason: 'page_size must be between 10 and 500' });
+      page = page < 1 ? 1 : Math.floor(page);
       list.sort((a, b) => a.createdIndex - b.createdIndex);
       list = list.slice((page - 1) * size, page * size);
     }

@@ -2,7 +2,7 @@
 // and Sluice's own /sluice/v1/*. Order of checks as APISIX's run(): stream mode, resource, method, body, ttl.
 import type { AdminContext } from './context.ts';
 import { adminError } from './errors.ts';
-import type { HandlerResult, Method, ResourceHandler } from './resource.ts';
+import { luaNumber, type HandlerResult, type Method, type ResourceHandler } from './resource.ts';
 
 export interface ParsedBody {
   readonly body: unknown;
@@ -35,12 +35,6 @@ function segments(pathname: string): string[] {
   return pathname.split('/').filter((s) => s !== '').map((s) => {
     try { return decodeURIComponent(s); } catch { return s; }
   });
-}
-
-/** Lua's tonumber() on a query argument, as far as a ttl goes: a finite decimal or hex number, blanks around. */
-export function parseTtl(text: string): number | undefined {
-  const n = Number(text);
-  return text.trim() === '' || !Number.isFinite(n) ? undefined : n;
 }
 
 export async function dispatch(ctx: AdminContext, routes: AdminRoutes, req: AdminRequest): Promise<HandlerResult> {
@@ -80,7 +74,7 @@ export async function dispatch(ctx: AdminContext, routes: AdminRoutes, req: Admi
   const { body, hasBody } = await req.readBody();
   // APISIX checks ttl here, for every method, before the resource sees the request (even before its 405).
   const ttl = req.url.searchParams.get('ttl');
-  if (ttl !== null && parseTtl(ttl) === undefined) throw adminError('TTL_NOT_NUMBER');
+  if (ttl !== null && luaNumber(ttl) === undefined) throw adminError('TTL_NOT_NUMBER');
   return handler.handle({
     method: req.method as Method,
     id: segs[3],
