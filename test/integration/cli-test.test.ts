@@ -405,8 +405,8 @@ nginx_config:
   t.assert.strictEqual(r.code, 0, `exit status; stderr:\n${r.stderr}`);
   t.assert.strictEqual(r.stdout, 'configuration is ok\n');
   t.assert.deepStrictEqual(r.stderr.split('\n').filter((l) => l !== ''), [
-    `warning: ${F}:4: nginx_config.worker_processes: not supported by Sluice, ignored`,
-    `warning: ${F}:7: nginx_config.stream.lua_shared_dict: not supported by Sluice, ignored`,
+    `warning: ${F}:3: nginx_config.worker_processes: not supported by Sluice, ignored`,
+    `warning: ${F}:6: nginx_config.stream.lua_shared_dict: not supported by Sluice, ignored`,
   ]);
 });
 
