@@ -65,6 +65,9 @@ async function main(argv: string[]): Promise<void> {
     case 'test': {
       const loaded = load(values);
       for (const w of loaded.warnings) process.stderr.write(`warning: ${w}\n`);
+      // The file is valid, but `start` would refuse it: say so, without failing the validation.
+      const unsafe = checkStartSafety(loaded);
+      if (unsafe !== undefined) process.stderr.write(`warning: ${unsafe}\n`);
       process.stdout.write('configuration is ok\n');
       return;
     }

@@ -410,6 +410,22 @@ nginx_config:
   ]);
 });
 
+test('sluice test passes a file start would refuse, with a warning naming the key', async (t: TestContext) => {
+  t.plan(3);
+  const r = await check(t, `deployment:
+  admin:
+    admin_key:
+      - name: admin
+        key: edd1c9f034335f136f87ad84b625c8f1
+        role: admin
+    admin_listen:
+      ip: 0.0.0.0
+`);
+  t.assert.strictEqual(r.code, 0, `exit status; stderr:\n${r.stderr}`);
+  t.assert.strictEqual(r.stdout, 'configuration is ok\n');
+  t.assert.match(r.stderr, new RegExp(`^warning: ${F}:5: deployment\\.admin\\.admin_key\\[0\\]\\.key: refusing to start: .*not loopback`));
+});
+
 test('sluice test names a file that cannot be read', async (t: TestContext) => {
   t.plan(3);
   const prefix = makePrefix(t, {});
