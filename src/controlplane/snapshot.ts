@@ -10,6 +10,8 @@ import { serviceSchema, streamRouteSchema, upstreamSchema } from './schema/apisi
 import type { Schema } from '../lib/jsonschema.ts';
 import type { ConfigStore, JsonObject, StoreItem, WatchEvent, Watcher } from './store/store.ts';
 import { idOf, splitNodeKey } from '../lib/addr.ts';
+import { DnsCache } from './dns.ts';
+import { NODE_SLOTS } from '../lib/node-table.ts';
 
 const RESOURCES = ['stream_routes', 'upstreams', 'services'] as const;
 type ResourceName = (typeof RESOURCES)[number];
@@ -27,9 +29,11 @@ function scheme(v: unknown): 'tcp' | 'tls' | 'udp' {
   return 'tcp'; // APISIX: `http` (the schema default) means plain TCP in the stream subsystem
 }
 
+type RawNode = Omit<NodeConf, 'ip' | 'slot'>;
+
 /** Nodes of an upstream in both APISIX forms; nodes that cannot be used are reported through `bad`. */
-export function normalizeNodes(nodes: unknown, bad: (why: string) => void): NodeConf[] {
-  const out: NodeConf[] = [];
+export function normalizeNodes(nodes: unknown, bad: (why: string) => void): RawNode[] {
+  const out: RawNode[] = [];
   if (Array.isArray(nodes)) {
     for (const n of nodes) {
       if (!isObject(n) || typeof n.host !== 'string') continue;
@@ -53,6 +57,35 @@ export interface SnapshotBuilderOptions {
   readonly prefix: string;
   readonly log: Logger;
   readonly publish: (snap: SnapshotData) => void;
+  /** `apisix.dns_resolver`; empty = the system resolver. */
+  readonly dnsServers?: readonly string[];
+}
+
+/**
+ * Stable slots in the shared node table for (upstream, node) pairs: kept while the pair exists, never handed out
+ * again until the table wraps (NODE_SLOTS allocations later), so a late release from an old session cannot land on
+ * a different node's counter.
+ */
+class SlotAllocator {
+  readonly #slots = new Map<string, number>();
+  #next = 1;
+  readonly #size: number;
+  constructor(size: number) {
+    this.#size = size;
+  }
+  slot(key: string): number {
+    let s = this.#slots.get(key);
+    if (s === undefined) {
+      s = this.#next;
+      this.#next = this.#next + 1 >= this.#size ? 1 : this.#next + 1;
+      this.#slots.set(key, s);
+    }
+    return s;
+  }
+  /** Forgets pairs that are no longer used. */
+  retain(used: ReadonlySet<string>): void {
+    for (const k of this.#slots.keys()) if (!used.has(k)) this.#slots.delete(k);
+  }
 }
 
 export class SnapshotBuilder {
@@ -61,13 +94,19 @@ export class SnapshotBuilder {
   #revision = 0;
   #watcher: Watcher | undefined;
   #scheduled = false;
+  #building = false;
+  #again = false;
   #closed = false;
+  readonly #slots = new SlotAllocator(NODE_SLOTS);
+  readonly #usedSlots = new Set<string>();
+  readonly #dns: DnsCache;
   /** Problems already logged, so that a bad item is reported once per change, not on every rebuild. */
   #reported = new Set<string>();
   current: SnapshotData | undefined;
 
   constructor(opts: SnapshotBuilderOptions) {
     this.#opts = opts;
+    this.#dns = new DnsCache({ servers: opts.dnsServers ?? [], log: opts.log, onChange: () => this.#schedule() });
   }
 
   /** Lists everything, publishes the first snapshot, then follows the store. */
@@ -78,6 +117,7 @@ export class SnapshotBuilder {
   close(): void {
     this.#closed = true;
     this.#watcher?.close();
+    this.#dns.close();
   }
 
   async #resync(): Promise<void> {
@@ -86,7 +126,7 @@ export class SnapshotBuilder {
     for (const m of this.#items.values()) m.clear();
     for (const it of items) this.#apply({ type: 'put', revision, item: it });
     this.#revision = revision;
-    this.#build();
+    await this.#build();
     if (this.#closed) return;
     this.#watcher = this.#opts.store.watch(revision, {
       onEvents: (evs) => {
@@ -119,7 +159,23 @@ export class SnapshotBuilder {
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
-      if (!this.#closed) this.#build();
+      if (!this.#closed) this.#rebuild();
+    });
+  }
+
+  /** One build at a time; changes that arrive during a build trigger one more. */
+  #rebuild(): void {
+    if (this.#building) {
+      this.#again = true;
+      return;
+    }
+    this.#building = true;
+    this.#build().catch((err: unknown) => this.#opts.log.error({ err }, 'snapshot build failed; keeping the previous snapshot')).finally(() => {
+      this.#building = false;
+      if (this.#again && !this.#closed) {
+        this.#again = false;
+        this.#rebuild();
+      }
     });
   }
 
@@ -147,7 +203,11 @@ export class SnapshotBuilder {
   }
 
   #upstream(key: string, up: JsonObject): UpstreamConf {
-    const nodes = normalizeNodes(up.nodes, (why) => this.#problem(key, `upstream ${key}: ${why}`));
+    const nodes = normalizeNodes(up.nodes, (why) => this.#problem(key, `upstream ${key}: ${why}`)).map((n): NodeConf => {
+      const slotKey = `${key}|${n.host}|${n.port}`;
+      this.#usedSlots.add(slotKey);
+      return { ...n, ip: this.#dns.get(n.host), slot: this.#slots.slot(slotKey) };
+    });
     const t = isObject(up.timeout) ? up.timeout : undefined;
     const num = (v: unknown, d: number): number => (typeof v === 'number' && v > 0 ? v : d);
     const conf: Omit<UpstreamConf, 'version'> = {
@@ -171,10 +231,20 @@ export class SnapshotBuilder {
     return { ...conf, version: JSON.stringify(conf) };
   }
 
-  #build(): void {
+  async #build(): Promise<void> {
     const upstreams = this.#valid('upstreams');
     const services = this.#valid('services');
     const routes = this.#valid('stream_routes');
+    // Resolve every domain node first, so that the snapshot carries IPs only.
+    const hosts: string[] = [];
+    const collect = (up: unknown): void => {
+      if (isObject(up)) for (const n of normalizeNodes(up.nodes, () => undefined)) hosts.push(n.host);
+    };
+    for (const { value } of upstreams.values()) collect(value);
+    for (const { value } of services.values()) collect(value.upstream);
+    for (const { value } of routes.values()) collect(value.upstream);
+    await this.#dns.prepare(hosts);
+    this.#usedSlots.clear();
     const outUps: Record<string, UpstreamConf> = {};
     const useUpstreamId = (id: string, from: string): string | undefined => {
       const key = `upstreams/${id}`;
@@ -229,6 +299,7 @@ export class SnapshotBuilder {
     }
     outRoutes.sort((a, b) => a.createdIndex - b.createdIndex);
     const snap: SnapshotData = deepFreeze({ version: this.#revision, routes: outRoutes, upstreams: outUps });
+    this.#slots.retain(this.#usedSlots);
     this.current = snap;
     this.#opts.publish(snap);
   }

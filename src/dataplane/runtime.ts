@@ -4,13 +4,14 @@
 import type { SnapshotData, UpstreamConf } from '../model/snapshot.ts';
 import { PriorityBalancer } from './balancers/priority.ts';
 import { Router } from './router/router.ts';
+import type { NodeTable } from '../lib/node-table.ts';
 
 export class CompiledUpstream {
   readonly conf: UpstreamConf;
   readonly balancer: PriorityBalancer;
-  constructor(conf: UpstreamConf) {
+  constructor(conf: UpstreamConf, table: NodeTable) {
     this.conf = conf;
-    this.balancer = new PriorityBalancer(conf);
+    this.balancer = new PriorityBalancer(conf, table);
   }
 }
 
@@ -18,13 +19,13 @@ export class CompiledSnapshot {
   readonly version: number;
   readonly router: Router;
   readonly upstreams: ReadonlyMap<string, CompiledUpstream>;
-  constructor(data: SnapshotData, previous: CompiledSnapshot | undefined) {
+  constructor(data: SnapshotData, previous: CompiledSnapshot | undefined, table: NodeTable) {
     this.version = data.version;
     this.router = new Router(data.routes);
     const ups = new Map<string, CompiledUpstream>();
     for (const [key, conf] of Object.entries(data.upstreams)) {
       const prev = previous?.upstreams.get(key);
-      ups.set(key, prev !== undefined && prev.conf.version === conf.version ? prev : new CompiledUpstream(conf));
+      ups.set(key, prev !== undefined && prev.conf.version === conf.version ? prev : new CompiledUpstream(conf, table));
     }
     this.upstreams = ups;
   }
@@ -32,12 +33,14 @@ export class CompiledSnapshot {
 
 export class Runtime {
   current: CompiledSnapshot;
-  constructor() {
-    this.current = new CompiledSnapshot({ version: 0, routes: [], upstreams: {} }, undefined);
+  readonly #table: NodeTable;
+  constructor(table: NodeTable) {
+    this.#table = table;
+    this.current = new CompiledSnapshot({ version: 0, routes: [], upstreams: {} }, undefined, table);
   }
   /** Compiles and swaps; a throw leaves the previous snapshot in force. */
   apply(data: SnapshotData): CompiledSnapshot {
-    const next = new CompiledSnapshot(data, this.current);
+    const next = new CompiledSnapshot(data, this.current, this.#table);
     this.current = next;
     return next;
   }

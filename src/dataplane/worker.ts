@@ -3,7 +3,7 @@
 import type { Server, Socket } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ListenerSpec } from '../model/config.ts';
-import type { ToPrimary, ToWorker, WorkerInit } from '../model/messages.ts';
+import { OUTCOME_CODE, type ToPrimary, type ToWorker, type WorkerInit } from '../model/messages.ts';
 import { createLogger } from '../observe/log.ts';
 import { parseIp } from '../lib/ip.ts';
 import { listenTcp } from './listen/tcp.ts';
@@ -12,12 +12,15 @@ import type { EndReason } from './session/end.ts';
 import { runSession } from './session/pipeline.ts';
 import { Session, type ListenerInfo } from './session/session.ts';
 import { SHARED, WorkerStats } from './state/stats.ts';
+import { NodeTable } from '../lib/node-table.ts';
+import type { ConnectOutcome, UpstreamNode } from './balancers/balancer.ts';
 
 const port = parentPort;
 if (port === null) throw new Error('worker.ts must run in a worker thread');
 const init = workerData as WorkerInit;
 const log = createLogger(init.logLevel).child({ worker: init.workerId });
-const runtime = new Runtime();
+const nodes = new NodeTable(init.nodes);
+const runtime = new Runtime(nodes);
 const stats = new WorkerStats();
 const shared = new Int32Array(init.shared);
 const sessions = new Set<Session>();
@@ -29,8 +32,24 @@ let stopping = false;
 const send = (m: ToPrimary): void => port.postMessage(m);
 const now = (): number => performance.now();
 
+/** Passive health: connect outcomes go to the primary in batches (bounded; the oldest are dropped past the cap). */
+const OUTCOME_CAP = 20_000;
+let outcomes: number[] = [];
+let outcomeTimer: NodeJS.Timeout | undefined;
+function onOutcome(node: UpstreamNode, outcome: ConnectOutcome): void {
+  if (outcomes.length >= OUTCOME_CAP * 2) outcomes.splice(0, 2);
+  outcomes.push(node.slot, OUTCOME_CODE[outcome]);
+  outcomeTimer ??= setTimeout(() => {
+    outcomeTimer = undefined;
+    const pairs = outcomes;
+    outcomes = [];
+    send({ type: 'outcomes', pairs });
+  }, 50);
+}
+
 function onEnd(s: Session, _reason: EndReason): void {
   sessions.delete(s);
+  if (s.upstreamSocket !== undefined && s.node !== undefined) nodes.close(s.node.slot);
   stats.active--;
   stats.byReason[s.endReason ?? 'Internal']++;
   Atomics.sub(shared, SHARED.active, 1);
@@ -52,7 +71,7 @@ function accept(info: ListenerInfo, sock: Socket): void {
   sessions.add(s);
   stats.sessions++;
   stats.active++;
-  runSession(s, { now, stats, log, onEnd }).catch((err: unknown) => {
+  runSession(s, { now, stats, log, onEnd, nodes, onOutcome }).catch((err: unknown) => {
     log.error({ err }, 'session pipeline threw');
   });
 }

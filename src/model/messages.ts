@@ -10,8 +10,13 @@ export interface WorkerInit {
   readonly maxConnections: number;
   /** Gateway-wide counters (Int32Array slots in dataplane/state/stats.ts SHARED). */
   readonly shared: SharedArrayBuffer;
+  /** The shared node table (per-node connection counts and health). */
+  readonly nodes: { readonly conns: SharedArrayBuffer; readonly health: SharedArrayBuffer };
   readonly logLevel: string;
 }
+
+/** Connect outcome codes in `outcomes` messages. */
+export const OUTCOME_CODE = { ok: 0, failed: 1, timeout: 2 } as const;
 
 export interface ExplainQuery {
   readonly protocol: 'tcp' | 'udp' | 'tls' | 'tls_passthrough';
@@ -48,4 +53,6 @@ export type ToPrimary =
   | { readonly type: 'ack'; readonly version: number }
   | { readonly type: 'explained'; readonly requestId: number; readonly result: ExplainAnswer }
   | { readonly type: 'stats'; readonly requestId: number; readonly stats: WorkerStatsSnapshot }
-  | { readonly type: 'drained' };
+  | { readonly type: 'drained' }
+  /** Connect outcomes since the last batch, as flat pairs [slot, OUTCOME_CODE, slot, code, ...] (passive health). */
+  | { readonly type: 'outcomes'; readonly pairs: readonly number[] };

@@ -2,8 +2,12 @@
 // cloneable), frozen. Workers compile it once into matchers and balancers (dataplane/runtime.ts). Types only.
 
 export interface NodeConf {
-  /** IP address or domain name. */
+  /** IP address or domain name, as configured (logs, health checks, Control API). */
   readonly host: string;
+  /** The address to dial: host itself, or what the domain resolved to; undefined = unresolvable (never picked). */
+  readonly ip: string | undefined;
+  /** Index into the shared node table (dataplane/state/nodes.ts): gateway-wide connection count and health. */
+  readonly slot: number;
   readonly port: number;
   readonly weight: number;
   readonly priority: number;

@@ -13,6 +13,9 @@ import { ALL_PLUGINS } from '../plugins/index.ts';
 import { PluginRegistry } from '../plugins/plugin.ts';
 import { explainRoute } from './explain.ts';
 import { listenerKey, WorkerPool } from './workers.ts';
+import { createNodeTableBuffers, NodeTable } from '../lib/node-table.ts';
+import { HealthManager } from '../controlplane/health/manager.ts';
+import { startControlApi, type ControlApi } from '../controlplane/health/control-api.ts';
 
 export interface GatewayOptions {
   readonly loaded: LoadedConfig;
@@ -27,6 +30,8 @@ export interface Gateway {
   readonly admin: AdminServer | undefined;
   readonly pool: WorkerPool;
   readonly builder: SnapshotBuilder;
+  readonly health: HealthManager;
+  readonly control: ControlApi | undefined;
   /** The bound port of a listener, by its config entry (resolves port 0). */
   port(proto: 'tcp' | 'udp', host: string | null, port: number): number;
   /** Graceful stop: listeners close, sessions drain up to shutdown_timeout, then the rest are closed. */
@@ -43,19 +48,34 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const store = new EmbeddedStore({ dir: path.resolve(loaded.prefix, cfg.sluice.data_dir) });
   const plugins = new PluginRegistry(ALL_PLUGINS, cfg.stream_plugins);
   const now = opts.now ?? (() => Math.floor(Date.now() / 1000));
+  const nodeBuffers = createNodeTableBuffers();
+  const health = new HealthManager(new NodeTable(nodeBuffers), log);
   const pool = new WorkerPool({
     count: workerCount(cfg.sluice.workers),
     listeners: loaded.streamEnabled ? loaded.listeners : [],
     maxConnections: cfg.sluice.max_connections,
+    nodes: nodeBuffers,
+    onOutcomes: (pairs) => health.onOutcomes(pairs),
     log,
     logLevel: opts.logLevel ?? 'warn',
   });
-  const builder = new SnapshotBuilder({ store, prefix: '/apisix', log, publish: (snap) => pool.publish(snap) });
+  const builder = new SnapshotBuilder({
+    store, prefix: '/apisix', log, dnsServers: cfg.apisix.dns_resolver,
+    publish: (snap) => {
+      health.sync(snap);
+      pool.publish(snap);
+    },
+  });
   let admin: AdminServer | undefined;
+  let control: ControlApi | undefined;
   try {
     await pool.start();
     await builder.start();
     await pool.published(builder.current?.version ?? 0);
+    if (cfg.apisix.enable_control) {
+      control = await startControlApi(health, cfg.apisix.control.ip, cfg.apisix.control.port);
+      log.info({ addr: `${cfg.apisix.control.ip}:${control.port}` }, 'control api listening');
+    }
     if (cfg.deployment.admin.enable_admin) {
       const a = cfg.deployment.admin;
       admin = await startAdmin(
@@ -73,17 +93,21 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     }
   } catch (err) {
     builder.close();
+    health.close();
+    await control?.close();
     await pool.terminate();
     await store.close();
     throw err;
   }
   const ports = pool.ports();
   return {
-    store, admin, pool, builder,
+    store, admin, pool, builder, health, control,
     port: (proto, host, p) => ports[listenerKey({ proto, host, port: p } as Parameters<typeof listenerKey>[0])] ?? p,
     async close() {
       await admin?.close();
+      await control?.close();
       builder.close();
+      health.close();
       await pool.stop(cfg.sluice.shutdown_timeout * 1000);
       await store.close();
     },

@@ -8,6 +8,7 @@ import type { ExplainAnswer, ExplainQuery, ToPrimary, ToWorker, WorkerInit, Work
 import type { SnapshotData } from '../model/snapshot.ts';
 import type { Logger } from '../observe/log.ts';
 import { SHARED } from '../dataplane/state/stats.ts';
+import type { NodeTableBuffers } from '../lib/node-table.ts';
 
 const WORKER_URL = new URL('../dataplane/worker.ts', import.meta.url);
 const ACK_TIMEOUT_MS = 2000;
@@ -15,6 +16,9 @@ const QUERY_TIMEOUT_MS = 2000;
 
 export interface PoolOptions {
   readonly count: number;
+  readonly nodes: NodeTableBuffers;
+  /** Passive health: connect outcomes reported by the workers. */
+  readonly onOutcomes?: (pairs: readonly number[]) => void;
   readonly listeners: readonly ListenerSpec[];
   readonly maxConnections: number;
   readonly log: Logger;
@@ -78,6 +82,7 @@ export class WorkerPool {
       portOverrides: this.#portOverrides,
       maxConnections: this.#opts.maxConnections,
       shared: this.#shared,
+      nodes: this.#opts.nodes,
       logLevel: this.#opts.logLevel,
     };
     const worker = new Worker(WORKER_URL, { workerData: init, name: `sluice-worker-${id}` });
@@ -130,6 +135,9 @@ export class WorkerPool {
       case 'drained':
         this.#drained.add(slot.id);
         this.#checkDrained();
+        break;
+      case 'outcomes':
+        this.#opts.onOutcomes?.(m.pairs);
         break;
       case 'bound':
         break;

@@ -2,17 +2,24 @@
 import type { NodeConf } from '../../model/snapshot.ts';
 
 export class UpstreamNode {
+  /** As configured: an IP or a domain. */
   readonly host: string;
+  /** What to dial; undefined when the domain did not resolve (such a node is never usable). */
+  readonly ip: string | undefined;
   readonly port: number;
   readonly weight: number;
   readonly priority: number;
+  /** Slot in the shared node table (gateway-wide connection count, health). */
+  readonly slot: number;
   /** `host:port` (`[v6]:port`), as in logs, metrics and the health table. */
   readonly addr: string;
   constructor(n: NodeConf) {
     this.host = n.host;
+    this.ip = n.ip;
     this.port = n.port;
     this.weight = n.weight;
     this.priority = n.priority;
+    this.slot = n.slot;
     this.addr = n.host.includes(':') ? `[${n.host}]:${n.port}` : `${n.host}:${n.port}`;
   }
 }
@@ -24,15 +31,17 @@ export interface PickContext {
   readonly serverAddr: string;
   readonly serverPort: number;
   readonly sni: string | undefined;
+  readonly mqttClientId: string | undefined;
 }
 
 export type ConnectOutcome = 'ok' | 'failed' | 'timeout';
 
+/** Whether a node may be picked now (not yet tried by this session; healthy, unless every node is unhealthy). */
+export type Usable = (n: UpstreamNode) => boolean;
+
 export interface Balancer {
-  /** A node not in `tried`, or undefined when none is left. Never throws. */
-  pick(ctx: PickContext, tried: ReadonlySet<UpstreamNode>): UpstreamNode | undefined;
-  /** Connect outcome of a node this balancer picked (ewma, passive health). */
+  /** A usable node, or undefined when none is left. Never throws. */
+  pick(ctx: PickContext, usable: Usable): UpstreamNode | undefined;
+  /** Connect outcome of a node this balancer picked (ewma). */
   report(node: UpstreamNode, outcome: ConnectOutcome, connectMs: number): void;
-  /** The session that used the node ended (least_conn). */
-  release(node: UpstreamNode): void;
 }

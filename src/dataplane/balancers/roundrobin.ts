@@ -1,6 +1,6 @@
 // Smooth weighted round robin (nginx's): every pick adds each node's weight to its running score, takes the highest,
 // and subtracts the total from it. Weights 5:1:1 give a a b a c a a, not a a a a a b c. Weight 0 is never picked.
-import type { Balancer, PickContext, UpstreamNode } from './balancer.ts';
+import type { Balancer, PickContext, UpstreamNode, Usable } from './balancer.ts';
 
 export class RoundRobin implements Balancer {
   readonly #nodes: readonly UpstreamNode[];
@@ -11,14 +11,14 @@ export class RoundRobin implements Balancer {
     this.#current = new Float64Array(this.#nodes.length);
   }
 
-  pick(_ctx: PickContext, tried: ReadonlySet<UpstreamNode>): UpstreamNode | undefined {
+  pick(_ctx: PickContext, usable: Usable): UpstreamNode | undefined {
     let best = -1;
     let total = 0;
     const nodes = this.#nodes;
     const cur = this.#current;
     for (let i = 0; i < nodes.length; i++) {
       const n = nodes[i] as UpstreamNode;
-      if (tried.size > 0 && tried.has(n)) continue;
+      if (!usable(n)) continue;
       cur[i] = (cur[i] as number) + n.weight;
       total += n.weight;
       if (best < 0 || (cur[i] as number) > (cur[best] as number)) best = i;
@@ -29,5 +29,4 @@ export class RoundRobin implements Balancer {
   }
 
   report(): void { /* stateless on outcomes */ }
-  release(): void { /* stateless on releases */ }
 }

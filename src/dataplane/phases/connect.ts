@@ -2,16 +2,17 @@
 // `retry_timeout` deadline; `timeout.connect` bounds each attempt. Never retries once bytes have flowed (the relay
 // has not started yet when this phase runs).
 import { connect as netConnect, type Socket } from 'node:net';
-import type { UpstreamNode } from '../balancers/balancer.ts';
+import type { ConnectOutcome, PickContext, UpstreamNode } from '../balancers/balancer.ts';
+import type { NodeTable } from '../../lib/node-table.ts';
 import type { EndReason, Verdict } from '../session/end.ts';
 import type { Session } from '../session/session.ts';
 
 type DialResult = { ok: true; socket: Socket } | { ok: false; reason: 'ConnectFailed' | 'ConnectTimeout'; error: string };
 
 /** One connect attempt, resolved (never rejected) with the socket or the failure. */
-export function dial(node: UpstreamNode, timeoutMs: number): Promise<DialResult> {
+export function dial(ip: string, port: number, timeoutMs: number): Promise<DialResult> {
   return new Promise((resolve) => {
-    const sock = netConnect({ host: node.host, port: node.port, allowHalfOpen: true, noDelay: true });
+    const sock = netConnect({ host: ip, port, allowHalfOpen: true, noDelay: true });
     let done = false;
     const finish = (r: DialResult): void => {
       if (done) return;
@@ -30,7 +31,15 @@ export function dial(node: UpstreamNode, timeoutMs: number): Promise<DialResult>
   });
 }
 
-export async function connectPhase(s: Session, now: () => number): Promise<Verdict> {
+export interface ConnectDeps {
+  readonly now: () => number;
+  readonly nodes: NodeTable;
+  /** Every connect outcome, for passive health checks. */
+  readonly onOutcome: (node: UpstreamNode, outcome: ConnectOutcome) => void;
+}
+
+export async function connectPhase(s: Session, deps: ConnectDeps): Promise<Verdict> {
+  const now = deps.now;
   const up = s.upstream;
   if (up === undefined) return { end: 'Internal' };
   const conf = up.conf;
@@ -39,7 +48,10 @@ export async function connectPhase(s: Session, now: () => number): Promise<Verdi
   const connectMs = conf.timeout.connect * 1000;
   const deadline = conf.retryTimeout !== undefined && conf.retryTimeout > 0 ? now() + conf.retryTimeout * 1000 : Infinity;
   let last: EndReason = 'NoHealthyNode';
-  const ctx = { remoteAddr: s.remoteAddr, remotePort: s.remotePort, serverAddr: s.serverAddr, serverPort: s.serverPort, sni: s.sni };
+  const ctx: PickContext = {
+    remoteAddr: s.remoteAddr, remotePort: s.remotePort, serverAddr: s.serverAddr, serverPort: s.serverPort,
+    sni: s.sni, mqttClientId: s.mqttClientId,
+  };
   for (let i = 0; i < attempts; i++) {
     const left = deadline - now();
     if (left <= 0) break;
@@ -49,17 +61,23 @@ export async function connectPhase(s: Session, now: () => number): Promise<Verdi
     s.node = node;
     s.action = `connecting to upstream ${node.addr}`;
     const t0 = now();
-    const r = await dial(node, Math.max(1, Math.min(connectMs, left)));
+    deps.nodes.open(node.slot);
+    const r = await dial(node.ip ?? node.host, node.port, Math.max(1, Math.min(connectMs, left)));
+    const outcome: ConnectOutcome = r.ok ? 'ok' : r.reason === 'ConnectTimeout' ? 'timeout' : 'failed';
+    up.balancer.report(node, outcome, now() - t0);
+    deps.onOutcome(node, outcome);
+    if (!r.ok) deps.nodes.close(node.slot);
     if (s.clientClosed) {
-      if (r.ok) r.socket.destroy();
+      if (r.ok) {
+        r.socket.destroy();
+        deps.nodes.close(node.slot);
+      }
       return { end: 'ClientClosed' };
     }
     if (r.ok) {
-      up.balancer.report(node, 'ok', now() - t0);
       s.upstreamSocket = r.socket;
       return 'continue';
     }
-    up.balancer.report(node, r.reason === 'ConnectTimeout' ? 'timeout' : 'failed', now() - t0);
     last = r.reason;
   }
   return { end: last };

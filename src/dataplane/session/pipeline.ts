@@ -2,15 +2,14 @@
 //   accept → [proxy-protocol] → [tls | ClientHello peek] → match → [plugins] → connect (retries) → relay → log
 // Bracketed phases arrive with their issues. Each phase returns a Verdict; the first `{ end }` stops the session.
 import type { Logger } from '../../observe/log.ts';
-import { connectPhase } from '../phases/connect.ts';
+import { connectPhase, type ConnectDeps } from '../phases/connect.ts';
 import { matchPhase } from '../phases/match.ts';
 import { relay } from '../phases/relay.ts';
 import type { WorkerStats } from '../state/stats.ts';
 import { STATUS, type EndReason, type Verdict } from './end.ts';
 import type { Session } from './session.ts';
 
-export interface PipelineDeps {
-  readonly now: () => number;
+export interface PipelineDeps extends ConnectDeps {
   readonly stats: WorkerStats;
   readonly log: Logger;
   readonly onEnd: (s: Session, reason: EndReason) => void;
@@ -20,7 +19,7 @@ export async function runSession(s: Session, deps: PipelineDeps): Promise<void> 
   let reason: EndReason;
   try {
     let v: Verdict = matchPhase(s, 'none');
-    if (v === 'continue') v = await connectPhase(s, deps.now);
+    if (v === 'continue') v = await connectPhase(s, deps);
     if (v === 'continue' && s.upstreamSocket !== undefined && s.upstream !== undefined) {
       s.action = 'proxying';
       const t = s.upstream.conf.timeout;

@@ -26,6 +26,8 @@ export class Session {
   remoteIp: IpNum | undefined;
   serverIp: IpNum | undefined;
   sni: string | undefined;
+  /** Set by the mqtt-proxy plugin (chash key mqtt_client_id). */
+  mqttClientId: string | undefined;
   route: CompiledRoute | undefined;
   upstream: CompiledUpstream | undefined;
   node: UpstreamNode | undefined;
@@ -51,6 +53,7 @@ export class Session {
     this.remoteIp = undefined;
     this.serverIp = undefined;
     this.sni = undefined;
+    this.mqttClientId = undefined;
     this.route = undefined;
     this.upstream = undefined;
     this.node = undefined;
