@@ -4,9 +4,10 @@
 export const DEFAULT_ADMIN_KEY = 'edd1c9f034335f136f87ad84b625c8f1';
 
 const port = { type: 'integer', minimum: 1, maximum: 65535 } as const;
+// Port 0 lets the kernel pick a free port (tests start gateways on port 0).
 const ipPort = (ip: string, p: number) => ({
   type: 'object', additionalProperties: false, default: {},
-  properties: { ip: { type: 'string', minLength: 1, default: ip }, port: { ...port, default: p } },
+  properties: { ip: { type: 'string', minLength: 1, default: ip }, port: { ...port, minimum: 0, default: p } },
 }) as const;
 const bool = (d: boolean) => ({ type: 'boolean', default: d }) as const;
 
