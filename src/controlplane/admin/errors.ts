@@ -61,7 +61,7 @@ export const ERRORS = {
   UPSTREAM_IN_USE: { status: 400, msg: 'can not delete this upstream directly, {kind} [{id}] is still using it now' },
   SSL_IN_USE: { status: 400, msg: 'can not delete this ssl directly, {kind} [{id}] is still using it now' },
   // paging (APISIX: admin/v3_adapter.lua)
-  INVALID_PAGE: { status: 400, msg: '{reason}' },
+  INVALID_PAGE: { status: 400, msg: 'page_size must be between 10 and 500' },
   // store
   STORE_UNAVAILABLE: { status: 503, msg: '{reason}' },
   STORE_READ_ONLY: { status: 400, msg: '{reason}' },

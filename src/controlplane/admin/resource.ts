@@ -227,7 +227,7 @@ export class ResourceHandler {
     let page = luaNumber(query.get('page') ?? '');
     const size = luaNumber(query.get('page_size') ?? '');
     if (page !== undefined && size !== undefined) {
-      if (size < 10 || size > 500) throw adminError('INVALID_PAGE', { reason: 'page_size must be between 10 and 500' });
+      if (size < 10 || size > 500) throw adminError('INVALID_PAGE');
       page = page < 1 ? 1 : Math.floor(page);
       list.sort((a, b) => a.createdIndex - b.createdIndex);
       list = list.slice((page - 1) * size, page * size);
