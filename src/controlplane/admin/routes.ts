@@ -59,8 +59,8 @@ export async function dispatch(ctx: AdminContext, routes: AdminRoutes, req: Admi
     const name = segs[4] as string;
     const handler = routes.resources.get(name);
     if (handler === undefined) throw adminError('UNSUPPORTED_RESOURCE', { res: name });
-    const { body, hasBody } = await req.readBody();
-    if (!hasBody) throw adminError('MISSING_CONF');
+    // APISIX validates whatever was sent; no body is Lua nil ("wrong type: expected object, got nil").
+    const { body } = await req.readBody();
     const problem = handler.def.validate(structuredClone(body));
     if (problem !== undefined) throw adminError('SCHEMA_INVALID', { reason: problem });
     return { status: 200, body: undefined };
