@@ -4,18 +4,19 @@
 // validated again (items from etcd or a file were never seen by the Admin API), bad items skipped and logged.
 import { check } from '../lib/jsonschema.ts';
 import { deepFreeze } from '../lib/freeze.ts';
-import type { NodeConf, RouteConf, SnapshotData, UpstreamConf } from '../model/snapshot.ts';
+import type { NodeConf, RouteConf, SnapshotData, SslConf, UpstreamConf, UpstreamTlsConf } from '../model/snapshot.ts';
 import type { Logger } from '../observe/log.ts';
-import { serviceSchema, streamRouteSchema, upstreamSchema } from './schema/apisix.ts';
+import { serviceSchema, sslSchema, streamRouteSchema, upstreamSchema } from './schema/apisix.ts';
+import { Keyring } from '../lib/keyring.ts';
 import type { Schema } from '../lib/jsonschema.ts';
 import type { ConfigStore, JsonObject, StoreItem, WatchEvent, Watcher } from './store/store.ts';
 import { idOf, splitNodeKey } from '../lib/addr.ts';
 import { DnsCache } from './dns.ts';
 import { NODE_SLOTS } from '../lib/node-table.ts';
 
-const RESOURCES = ['stream_routes', 'upstreams', 'services'] as const;
+const RESOURCES = ['stream_routes', 'upstreams', 'services', 'ssls'] as const;
 type ResourceName = (typeof RESOURCES)[number];
-const SCHEMAS: Record<ResourceName, Schema> = { stream_routes: streamRouteSchema, upstreams: upstreamSchema, services: serviceSchema };
+const SCHEMAS: Record<ResourceName, Schema> = { stream_routes: streamRouteSchema, upstreams: upstreamSchema, services: serviceSchema, ssls: sslSchema };
 
 export const DEFAULT_TIMEOUT = { connect: 60, send: 600, read: 600 } as const;
 
@@ -59,6 +60,11 @@ export interface SnapshotBuilderOptions {
   readonly publish: (snap: SnapshotData) => void;
   /** `apisix.dns_resolver`; empty = the system resolver. */
   readonly dnsServers?: readonly string[];
+  /** Decrypts private keys (apisix.data_encryption.keyring). */
+  readonly keyring?: Keyring;
+  readonly fallbackSni?: string;
+  /** PEM of apisix.ssl.ssl_trusted_certificate. */
+  readonly trustedCa?: string;
 }
 
 /**
@@ -124,6 +130,7 @@ export class SnapshotBuilder {
     this.#watcher?.close();
     const { items, revision } = await this.#opts.store.list(`${this.#opts.prefix}/`);
     for (const m of this.#items.values()) m.clear();
+    this.#validated.clear();
     for (const it of items) this.#apply({ type: 'put', revision, item: it });
     this.#revision = revision;
     await this.#build();
@@ -151,7 +158,10 @@ export class SnapshotBuilder {
     if (map === undefined) return;
     const id = rest.slice(slash + 1);
     if (e.type === 'put') map.set(id, e.item);
-    else map.delete(id);
+    else {
+      map.delete(id);
+      this.#validated.delete(key);
+    }
   }
 
   #schedule(): void {
@@ -187,17 +197,22 @@ export class SnapshotBuilder {
     this.#opts.log.warn({ item: key }, msg);
   }
 
+  /** Validated copies by key, reused while the item's modifiedIndex stays the same (writes stay O(change)). */
+  readonly #validated = new Map<string, { mod: number; value: JsonObject | undefined }>();
+
   /** Validated copies (defaults filled) of one resource's items; invalid ones are skipped and logged. */
   #valid(res: ResourceName): Map<string, { item: StoreItem; value: JsonObject }> {
     const out = new Map<string, { item: StoreItem; value: JsonObject }>();
     for (const [id, item] of this.#items.get(res) ?? []) {
-      const value = structuredClone(item.value);
-      const err = check(SCHEMAS[res], value);
-      if (err !== undefined) {
-        this.#problem(item.key, `skipped invalid ${res} item: ${err}`);
-        continue;
+      let hit = this.#validated.get(item.key);
+      if (hit === undefined || hit.mod !== item.modifiedIndex) {
+        const value = structuredClone(item.value);
+        const err = check(SCHEMAS[res], value);
+        if (err !== undefined) this.#problem(item.key, `skipped invalid ${res} item: ${err}`);
+        hit = { mod: item.modifiedIndex, value: err === undefined ? deepFreeze(value) : undefined };
+        this.#validated.set(item.key, hit);
       }
-      out.set(id, { item, value });
+      if (hit.value !== undefined) out.set(id, { item, value: hit.value });
     }
     return out;
   }
@@ -225,16 +240,66 @@ export class SnapshotBuilder {
         read: num(t?.read, DEFAULT_TIMEOUT.read),
       },
       timeoutSet: t !== undefined,
-      tls: isObject(up.tls) ? up.tls : undefined,
+      tls: this.#upstreamTls(key, up.tls),
       checks: isObject(up.checks) ? up.checks : undefined,
     };
     return { ...conf, version: JSON.stringify(conf) };
+  }
+
+  #decrypt(from: string, v: unknown): string | undefined {
+    if (typeof v !== 'string') return undefined;
+    const plain = (this.#opts.keyring ?? new Keyring([])).decrypt(v);
+    if (plain === undefined) this.#problem(from, `${from}: cannot decrypt a private key with any key of apisix.data_encryption.keyring`);
+    return plain;
+  }
+
+  /** An upstream's `tls`: inline client cert/key, or the `type: client` SSL named by client_cert_id. */
+  #upstreamTls(key: string, tls: unknown): UpstreamTlsConf | undefined {
+    if (!isObject(tls)) return undefined;
+    let cert = typeof tls.client_cert === 'string' ? tls.client_cert : undefined;
+    let pkey = this.#decrypt(key, tls.client_key);
+    if (tls.client_cert_id !== undefined && tls.client_cert_id !== null) {
+      const ssl = this.#sslItems.get(idOf(tls.client_cert_id))?.value;
+      if (ssl === undefined || ssl.type !== 'client') {
+        this.#problem(key, `upstream ${key}: client_cert_id ${idOf(tls.client_cert_id)} is not an SSL of type client`);
+      } else {
+        cert = typeof ssl.cert === 'string' ? ssl.cert : undefined;
+        pkey = this.#decrypt(`ssls/${idOf(tls.client_cert_id)}`, ssl.key);
+      }
+    }
+    return { clientCert: cert, clientKey: pkey, verify: tls.verify === true };
+  }
+
+  #sslItems = new Map<string, { item: StoreItem; value: JsonObject }>();
+
+  #ssls(): SslConf[] {
+    const out: SslConf[] = [];
+    for (const [id, { value: v }] of this.#sslItems) {
+      if (v.type === 'client' || v.status === 0) continue;
+      const from = `ssls/${id}`;
+      const certs = [v.cert, ...(Array.isArray(v.certs) ? v.certs : [])].filter((c): c is string => typeof c === 'string');
+      const keys = [v.key, ...(Array.isArray(v.keys) ? v.keys : [])].map((k) => this.#decrypt(from, k));
+      if (keys.some((k) => k === undefined) || keys.length !== certs.length) {
+        this.#problem(from, `${from}: skipped: its certificates and keys do not pair up`);
+        continue;
+      }
+      const snis = [...(typeof v.sni === 'string' ? [v.sni] : []), ...(Array.isArray(v.snis) ? v.snis.filter((x): x is string => typeof x === 'string') : [])].map((x) => x.toLowerCase());
+      const client = isObject(v.client) ? v.client : undefined;
+      const conf: Omit<SslConf, 'version'> = {
+        id, snis, certs, keys: keys as string[],
+        clientCa: typeof client?.ca === 'string' ? client.ca : undefined,
+        clientDepth: typeof client?.depth === 'number' ? client.depth : 1,
+      };
+      out.push({ ...conf, version: JSON.stringify(conf) });
+    }
+    return out;
   }
 
   async #build(): Promise<void> {
     const upstreams = this.#valid('upstreams');
     const services = this.#valid('services');
     const routes = this.#valid('stream_routes');
+    this.#sslItems = this.#valid('ssls');
     // Resolve every domain node first, so that the snapshot carries IPs only.
     const hosts: string[] = [];
     const collect = (up: unknown): void => {
@@ -298,7 +363,10 @@ export class SnapshotBuilder {
       });
     }
     outRoutes.sort((a, b) => a.createdIndex - b.createdIndex);
-    const snap: SnapshotData = deepFreeze({ version: this.#revision, routes: outRoutes, upstreams: outUps });
+    const snap: SnapshotData = deepFreeze({
+      version: this.#revision, routes: outRoutes, upstreams: outUps, ssls: this.#ssls(),
+      tls: { fallbackSni: (this.#opts.fallbackSni ?? '').toLowerCase(), trustedCa: this.#opts.trustedCa },
+    });
     this.#slots.retain(this.#usedSlots);
     this.current = snap;
     this.#opts.publish(snap);

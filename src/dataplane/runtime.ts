@@ -5,6 +5,7 @@ import type { SnapshotData, UpstreamConf } from '../model/snapshot.ts';
 import { PriorityBalancer } from './balancers/priority.ts';
 import { Router } from './router/router.ts';
 import type { NodeTable } from '../lib/node-table.ts';
+import { CertTable } from './tls/certs.ts';
 
 export class CompiledUpstream {
   readonly conf: UpstreamConf;
@@ -19,9 +20,17 @@ export class CompiledSnapshot {
   readonly version: number;
   readonly router: Router;
   readonly upstreams: ReadonlyMap<string, CompiledUpstream>;
+  readonly certs: CertTable;
+  /** Whether any route wants TLS passthrough (only then do plain listeners peek at a ClientHello). */
+  readonly passthroughPorts: ReadonlySet<number> | 'any' | undefined;
+  readonly trustedCa: string | undefined;
   constructor(data: SnapshotData, previous: CompiledSnapshot | undefined, table: NodeTable) {
     this.version = data.version;
     this.router = new Router(data.routes);
+    this.certs = new CertTable(data, previous?.certs);
+    this.trustedCa = data.tls.trustedCa;
+    const pt = data.routes.filter((r) => r.tlsPassthrough);
+    this.passthroughPorts = pt.length === 0 ? undefined : pt.some((r) => r.serverPort === undefined) ? 'any' : new Set(pt.map((r) => r.serverPort as number));
     const ups = new Map<string, CompiledUpstream>();
     for (const [key, conf] of Object.entries(data.upstreams)) {
       const prev = previous?.upstreams.get(key);
@@ -36,7 +45,7 @@ export class Runtime {
   readonly #table: NodeTable;
   constructor(table: NodeTable) {
     this.#table = table;
-    this.current = new CompiledSnapshot({ version: 0, routes: [], upstreams: {} }, undefined, table);
+    this.current = new CompiledSnapshot({ version: 0, routes: [], upstreams: {}, ssls: [], tls: { fallbackSni: '', trustedCa: undefined } }, undefined, table);
   }
   /** Compiles and swaps; a throw leaves the previous snapshot in force. */
   apply(data: SnapshotData): CompiledSnapshot {

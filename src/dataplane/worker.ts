@@ -71,7 +71,7 @@ function accept(info: ListenerInfo, sock: Socket): void {
   sessions.add(s);
   stats.sessions++;
   stats.active++;
-  runSession(s, { now, stats, log, onEnd, nodes, onOutcome }).catch((err: unknown) => {
+  runSession(s, { now, stats, log, onEnd, nodes, onOutcome, handshakeMs: init.tlsHandshakeTimeout * 1000 }).catch((err: unknown) => {
     log.error({ err }, 'session pipeline threw');
   });
 }

@@ -8,6 +8,8 @@ export interface WorkerInit {
   /** Actual ports for listeners configured with port 0 (bound by the first worker), by listener key. */
   readonly portOverrides: Readonly<Record<string, number>>;
   readonly maxConnections: number;
+  /** sluice.tls_handshake_timeout, seconds. */
+  readonly tlsHandshakeTimeout: number;
   /** Gateway-wide counters (Int32Array slots in dataplane/state/stats.ts SHARED). */
   readonly shared: SharedArrayBuffer;
   /** The shared node table (per-node connection counts and health). */

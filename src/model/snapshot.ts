@@ -36,8 +36,31 @@ export interface UpstreamConf {
   readonly retryTimeout: number | undefined;
   readonly timeout: TimeoutConf;
   readonly timeoutSet: boolean;
-  readonly tls: Readonly<Record<string, unknown>> | undefined;
+  /** TLS to the nodes (scheme tls): client certificate (PEM, key decrypted) and verification. */
+  readonly tls: UpstreamTlsConf | undefined;
   readonly checks: Readonly<Record<string, unknown>> | undefined;
+}
+
+export interface UpstreamTlsConf {
+  readonly clientCert: string | undefined;
+  readonly clientKey: string | undefined;
+  /** Verify the node's certificate against apisix.ssl.ssl_trusted_certificate (Sluice extra; APISIX: off). */
+  readonly verify: boolean;
+}
+
+/** A server certificate for TLS termination (ssls with type server and status 1). */
+export interface SslConf {
+  readonly id: string;
+  /** Lower-cased: exact names, `*.x.com` (one label), or `*`. */
+  readonly snis: readonly string[];
+  /** PEM chain(s): `cert` first, then `certs`; keys in the same order, decrypted. */
+  readonly certs: readonly string[];
+  readonly keys: readonly string[];
+  /** Client CA (PEM) and verify depth when mTLS is on. */
+  readonly clientCa: string | undefined;
+  readonly clientDepth: number;
+  /** Changes whenever the source object changes: compiled contexts are reused while it stays the same. */
+  readonly version: string;
 }
 
 export interface RouteConf {
@@ -63,4 +86,11 @@ export interface SnapshotData {
   readonly version: number;
   readonly routes: readonly RouteConf[];
   readonly upstreams: Readonly<Record<string, UpstreamConf>>;
+  readonly ssls: readonly SslConf[];
+  readonly tls: {
+    /** apisix.ssl.fallback_sni: the name whose certificate serves clients that send no SNI ('' = none). */
+    readonly fallbackSni: string;
+    /** PEM of apisix.ssl.ssl_trusted_certificate, for upstream `tls.verify`. */
+    readonly trustedCa: string | undefined;
+  };
 }

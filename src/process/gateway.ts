@@ -1,7 +1,9 @@
 // One gateway: config → store → data-plane workers (listeners bound) → snapshot builder → Admin API.
 // Readiness: every listener is bound, and the first snapshot acknowledged, before the Admin API answers.
 import { availableParallelism } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { Keyring } from '../lib/keyring.ts';
 import { startAdmin } from '../controlplane/admin/index.ts';
 import type { AdminServer } from '../controlplane/admin/server.ts';
 import { SnapshotBuilder } from '../controlplane/snapshot.ts';
@@ -38,6 +40,13 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+/** apisix.ssl.ssl_trusted_certificate (a path, relative to the prefix), read once at start. */
+function readTrustedCa(loaded: LoadedConfig): string | undefined {
+  const f = loaded.config.apisix.ssl.ssl_trusted_certificate;
+  if (f === undefined || f === '') return undefined;
+  return readFileSync(path.resolve(loaded.prefix, f), 'utf8');
+}
+
 export function workerCount(w: number | 'auto'): number {
   return w === 'auto' ? Math.max(1, availableParallelism()) : w;
 }
@@ -48,19 +57,22 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const store = new EmbeddedStore({ dir: path.resolve(loaded.prefix, cfg.sluice.data_dir) });
   const plugins = new PluginRegistry(ALL_PLUGINS, cfg.stream_plugins);
   const now = opts.now ?? (() => Math.floor(Date.now() / 1000));
+  const keyring = new Keyring(cfg.apisix.data_encryption.keyring, cfg.apisix.data_encryption.enable_encrypt_fields);
   const nodeBuffers = createNodeTableBuffers();
   const health = new HealthManager(new NodeTable(nodeBuffers), log);
   const pool = new WorkerPool({
     count: workerCount(cfg.sluice.workers),
     listeners: loaded.streamEnabled ? loaded.listeners : [],
     maxConnections: cfg.sluice.max_connections,
+    tlsHandshakeTimeout: cfg.sluice.tls_handshake_timeout,
     nodes: nodeBuffers,
     onOutcomes: (pairs) => health.onOutcomes(pairs),
     log,
     logLevel: opts.logLevel ?? 'warn',
   });
   const builder = new SnapshotBuilder({
-    store, prefix: '/apisix', log, dnsServers: cfg.apisix.dns_resolver,
+    store, prefix: '/apisix', log, dnsServers: cfg.apisix.dns_resolver, keyring,
+    fallbackSni: cfg.apisix.ssl.fallback_sni, trustedCa: readTrustedCa(loaded),
     publish: (snap) => {
       health.sync(snap);
       pool.publish(snap);

@@ -21,6 +21,7 @@ export interface PoolOptions {
   readonly onOutcomes?: (pairs: readonly number[]) => void;
   readonly listeners: readonly ListenerSpec[];
   readonly maxConnections: number;
+  readonly tlsHandshakeTimeout: number;
   readonly log: Logger;
   readonly logLevel: string;
 }
@@ -81,6 +82,7 @@ export class WorkerPool {
       listeners: this.#opts.listeners,
       portOverrides: this.#portOverrides,
       maxConnections: this.#opts.maxConnections,
+      tlsHandshakeTimeout: this.#opts.tlsHandshakeTimeout,
       shared: this.#shared,
       nodes: this.#opts.nodes,
       logLevel: this.#opts.logLevel,

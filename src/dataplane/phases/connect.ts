@@ -1,7 +1,9 @@
 // Phase: pick a node and dial it; on a connect failure retry another node not yet tried, within `retries` and the
 // `retry_timeout` deadline; `timeout.connect` bounds each attempt. Never retries once bytes have flowed (the relay
 // has not started yet when this phase runs).
-import { connect as netConnect, type Socket } from 'node:net';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import type { UpstreamTlsConf } from '../../model/snapshot.ts';
 import type { ConnectOutcome, PickContext, UpstreamNode } from '../balancers/balancer.ts';
 import type { NodeTable } from '../../lib/node-table.ts';
 import type { EndReason, Verdict } from '../session/end.ts';
@@ -27,6 +29,34 @@ export function dial(ip: string, port: number, timeoutMs: number): Promise<DialR
     const onError = (err: NodeJS.ErrnoException): void => finish({ ok: false, reason: 'ConnectFailed', error: err.code ?? err.message });
     const timer = setTimeout(() => finish({ ok: false, reason: 'ConnectTimeout', error: `timed out after ${timeoutMs} ms` }), timeoutMs);
     sock.once('connect', onConnect);
+    sock.once('error', onError);
+  });
+}
+
+/** TLS to the node: SNI = the client's SNI when it spoke TLS, else `apisix_backend` (APISIX); verification off
+ * unless the upstream sets tls.verify (then against apisix.ssl.ssl_trusted_certificate). */
+function upstreamTls(raw: Socket, s: Session, conf: UpstreamTlsConf | undefined, timeoutMs: number): Promise<DialResult> {
+  return new Promise((resolve) => {
+    const servername = s.sni !== undefined && isIP(s.sni) === 0 ? s.sni : 'apisix_backend';
+    const verify = conf?.verify === true;
+    const ca = verify ? s.snapshot.trustedCa : undefined;
+    const sock = tlsConnect({
+      socket: raw, servername, rejectUnauthorized: verify,
+      ...(ca !== undefined ? { ca } : {}),
+      ...(conf?.clientCert !== undefined && conf.clientKey !== undefined ? { cert: conf.clientCert, key: conf.clientKey } : {}),
+    });
+    let done = false;
+    const finish = (r: DialResult): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      sock.removeListener('error', onError);
+      if (!r.ok) sock.destroy();
+      resolve(r);
+    };
+    const onError = (err: NodeJS.ErrnoException): void => finish({ ok: false, reason: 'ConnectFailed', error: err.code ?? err.message });
+    const timer = setTimeout(() => finish({ ok: false, reason: 'ConnectTimeout', error: `TLS handshake timed out after ${timeoutMs} ms` }), timeoutMs);
+    sock.once('secureConnect', () => finish({ ok: true, socket: sock }));
     sock.once('error', onError);
   });
 }
@@ -73,6 +103,17 @@ export async function connectPhase(s: Session, deps: ConnectDeps): Promise<Verdi
         deps.nodes.close(node.slot);
       }
       return { end: 'ClientClosed' };
+    }
+    if (r.ok && up.conf.scheme === 'tls') {
+      s.action = `TLS handshake with upstream ${node.addr}`;
+      const t = await upstreamTls(r.socket, s, up.conf.tls, Math.max(1, Math.min(connectMs, deadline - now())));
+      if (t.ok) {
+        s.upstreamSocket = t.socket;
+        return 'continue';
+      }
+      deps.nodes.close(node.slot);
+      last = t.reason;
+      continue;
     }
     if (r.ok) {
       s.upstreamSocket = r.socket;

@@ -15,7 +15,11 @@ export interface RelayResult {
   readonly bytesToClient: number;
 }
 
-export function relay(client: Socket, upstream: Socket, idleMs: number): Promise<RelayResult> {
+/**
+ * `prefix`: client bytes already read by an earlier phase (ClientHello peek), sent upstream first;
+ * `clientEnded`: the client's FIN came with them (it is passed on right after the prefix).
+ */
+export function relay(client: Socket, upstream: Socket, idleMs: number, prefix?: Buffer, clientEnded = false): Promise<RelayResult> {
   return new Promise((resolve) => {
     let reason: EndReason | undefined;
     let clientDone = false;
@@ -64,6 +68,8 @@ export function relay(client: Socket, upstream: Socket, idleMs: number): Promise
     upstream.on('close', onUpstreamClose);
     client.setTimeout(idleMs, onTimeout);
     upstream.setTimeout(idleMs, onTimeout);
+    if (prefix !== undefined && prefix.length > 0) upstream.write(prefix);
+    if (clientEnded) upstream.end();
     // The client socket was accepted paused (pauseOnConnect): start reading now that there is somewhere to write.
     client.resume();
     // A side that is already gone (its 'close' was emitted before we listened) will not tell us again.

@@ -5,25 +5,46 @@ import type { Logger } from '../../observe/log.ts';
 import { connectPhase, type ConnectDeps } from '../phases/connect.ts';
 import { matchPhase } from '../phases/match.ts';
 import { relay } from '../phases/relay.ts';
+import { peekClientHello, terminateTls, type Peeked } from '../phases/tls.ts';
+import type { SniMode } from '../router/router.ts';
 import type { WorkerStats } from '../state/stats.ts';
 import { STATUS, type EndReason, type Verdict } from './end.ts';
 import type { Session } from './session.ts';
 
 export interface PipelineDeps extends ConnectDeps {
+  /** sluice.tls_handshake_timeout in ms, counted from accept. */
+  readonly handshakeMs: number;
   readonly stats: WorkerStats;
   readonly log: Logger;
   readonly onEnd: (s: Session, reason: EndReason) => void;
 }
 
+/** Plain listeners peek at a ClientHello only when a tls_passthrough route could match this port. */
+function wantsPeek(s: Session): boolean {
+  const p = s.snapshot.passthroughPorts;
+  return p !== undefined && (p === 'any' || p.has(s.serverPort));
+}
+
 export async function runSession(s: Session, deps: PipelineDeps): Promise<void> {
   let reason: EndReason;
   try {
-    let v: Verdict = matchPhase(s, 'none');
+    let v: Verdict = 'continue';
+    let sniMode: SniMode = 'none';
+    let peeked: Peeked | undefined;
+    if (s.listener.tls) {
+      v = await terminateTls(s, s.startedAt + deps.handshakeMs, deps.now);
+      sniMode = 'tls';
+    } else if (wantsPeek(s)) {
+      peeked = await peekClientHello(s, deps.handshakeMs);
+      if (peeked === undefined) v = { end: 'ClientClosed' };
+      else if (s.sni !== undefined) sniMode = 'peek';
+    }
+    if (v === 'continue') v = matchPhase(s, sniMode);
     if (v === 'continue') v = await connectPhase(s, deps);
     if (v === 'continue' && s.upstreamSocket !== undefined && s.upstream !== undefined) {
       s.action = 'proxying';
       const t = s.upstream.conf.timeout;
-      const r = await relay(s.client, s.upstreamSocket, Math.max(t.send, t.read) * 1000);
+      const r = await relay(s.client, s.upstreamSocket, Math.max(t.send, t.read) * 1000, peeked?.prefix, peeked?.ended ?? false);
       reason = r.reason;
       s.bytesFromClient = r.bytesFromClient;
       s.bytesToClient = r.bytesToClient;

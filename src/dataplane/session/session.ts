@@ -16,7 +16,8 @@ export interface ListenerInfo {
 export class Session {
   readonly id: number;
   readonly startedAt: number;
-  readonly client: Socket;
+  /** The client stream: the accepted socket, or the TLSSocket over it after termination. */
+  client: Socket;
   readonly listener: ListenerInfo;
   readonly snapshot: CompiledSnapshot;
   readonly remoteAddr: string;

@@ -1,0 +1,72 @@
+// Server certificates compiled per snapshot into TLS contexts, and looked up by SNI at handshake time:
+// exact name > `*.x.com` (exactly one label) > `*`; a client without SNI gets apisix.ssl.fallback_sni's certificate.
+// Contexts are reused across snapshots while their SSL object is unchanged. Each context has its own session
+// ticket keys and session id context, so a session resumed under one SNI cannot skip another SNI's client-CA check.
+import { createHash } from 'node:crypto';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import type { SnapshotData, SslConf } from '../../model/snapshot.ts';
+
+export class CertEntry {
+  readonly conf: SslConf;
+  readonly context: SecureContext;
+  readonly mtls: boolean;
+  constructor(conf: SslConf) {
+    this.conf = conf;
+    this.mtls = conf.clientCa !== undefined;
+    this.context = createSecureContext({
+      cert: conf.certs.length === 1 ? conf.certs[0] : [...conf.certs],
+      key: conf.keys.length === 1 ? conf.keys[0] : [...conf.keys],
+      ...(conf.clientCa !== undefined ? { ca: conf.clientCa } : {}),
+      sessionIdContext: createHash('sha256').update(`sluice-ssl-${conf.id}`).digest('hex').slice(0, 32),
+    });
+  }
+}
+
+export class CertTable {
+  readonly #exact = new Map<string, CertEntry>();
+  readonly #wild = new Map<string, CertEntry>();
+  readonly #any: CertEntry | undefined;
+  readonly #fallbackSni: string;
+  /** SSL objects that failed to compile (bad PEM), with the reason: logged by the worker. */
+  readonly errors: { id: string; error: string }[] = [];
+  readonly entries: ReadonlyMap<string, CertEntry>;
+
+  constructor(snap: SnapshotData, previous: CertTable | undefined) {
+    const entries = new Map<string, CertEntry>();
+    let any: CertEntry | undefined;
+    for (const conf of snap.ssls) {
+      let e = previous?.entries.get(conf.id);
+      if (e === undefined || e.conf.version !== conf.version) {
+        try {
+          e = new CertEntry(conf);
+        } catch (err) {
+          this.errors.push({ id: conf.id, error: (err as Error).message });
+          continue;
+        }
+      }
+      entries.set(conf.id, e);
+      for (const sni of conf.snis) {
+        if (sni === '*') any ??= e;
+        else if (sni.startsWith('*.')) { if (!this.#wild.has(sni.slice(2))) this.#wild.set(sni.slice(2), e); }
+        else if (!this.#exact.has(sni)) this.#exact.set(sni, e);
+      }
+    }
+    this.entries = entries;
+    this.#any = any;
+    this.#fallbackSni = snap.tls.fallbackSni;
+  }
+
+  /** The certificate for a ClientHello's SNI (undefined SNI → fallback_sni); undefined = the handshake must fail. */
+  lookup(sni: string | undefined): CertEntry | undefined {
+    const name = sni ?? (this.#fallbackSni !== '' ? this.#fallbackSni : undefined);
+    if (name === undefined) return undefined;
+    const exact = this.#exact.get(name);
+    if (exact !== undefined) return exact;
+    const dot = name.indexOf('.');
+    if (dot > 0) {
+      const w = this.#wild.get(name.slice(dot + 1));
+      if (w !== undefined) return w;
+    }
+    return this.#any;
+  }
+}
