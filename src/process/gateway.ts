@@ -65,6 +65,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     listeners: loaded.streamEnabled ? loaded.listeners : [],
     maxConnections: cfg.sluice.max_connections,
     tlsHandshakeTimeout: cfg.sluice.tls_handshake_timeout,
+    udpMaxSessions: cfg.sluice.udp_max_sessions,
+    udpSessionTimeout: cfg.sluice.udp_session_timeout,
     nodes: nodeBuffers,
     onOutcomes: (pairs) => health.onOutcomes(pairs),
     log,

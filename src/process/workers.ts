@@ -22,6 +22,8 @@ export interface PoolOptions {
   readonly listeners: readonly ListenerSpec[];
   readonly maxConnections: number;
   readonly tlsHandshakeTimeout: number;
+  readonly udpMaxSessions: number;
+  readonly udpSessionTimeout: number;
   readonly log: Logger;
   readonly logLevel: string;
 }
@@ -83,6 +85,8 @@ export class WorkerPool {
       portOverrides: this.#portOverrides,
       maxConnections: this.#opts.maxConnections,
       tlsHandshakeTimeout: this.#opts.tlsHandshakeTimeout,
+      udpMaxSessions: this.#opts.udpMaxSessions,
+      udpSessionTimeout: this.#opts.udpSessionTimeout,
       shared: this.#shared,
       nodes: this.#opts.nodes,
       logLevel: this.#opts.logLevel,

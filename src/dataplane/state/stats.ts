@@ -3,12 +3,14 @@
 import { END_REASONS, type EndReason } from '../session/end.ts';
 
 /** Slots of the shared Int32Array every worker gets. */
-export const SHARED = { active: 0, rejected: 1, size: 8 } as const;
+export const SHARED = { active: 0, rejected: 1, udpSessions: 2, size: 8 } as const;
 
 export class WorkerStats {
   sessions = 0;
   active = 0;
   rejectedMaxConn = 0;
+  udpSessions = 0;
+  readonly udpDrops = { no_route: 0, no_node: 0, queue_full: 0, table_full: 0, send_queue_full: 0 };
   readonly byReason: Record<EndReason, number>;
   constructor() {
     this.byReason = Object.fromEntries(END_REASONS.map((r) => [r, 0])) as Record<EndReason, number>;

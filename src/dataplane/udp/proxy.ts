@@ -1,0 +1,253 @@
+// UDP proxying for one listener in one worker. A session per client address:port: its first datagram matches a
+// route and picks a node; the session then owns one connected upstream socket, so later datagrams go the same way and
+// replies go back from the listener's socket (its address and port). State is bounded everywhere:
+// - sessions: gateway-wide cap sluice.udp_max_sessions (a shared counter); at the cap this worker's oldest session is
+//   evicted (counted), or the datagram dropped if this worker has none;
+// - idle expiry: min(udp_session_timeout, max(timeout.send, timeout.read)) when the upstream sets timeout, else
+//   udp_session_timeout — checked by one sweep per second, not a timer per session;
+// - datagrams queued while the upstream socket connects: at most QUEUE_CAP per session (more are dropped, counted);
+// - the kernel send queue of a socket: past SEND_QUEUE_CAP bytes datagrams are dropped instead of queued in memory.
+// A config change applies to new sessions; an existing session keeps its route and node until it ends.
+// Expected failures (no route, no node, ICMP refused) are counted values; nothing throws out of here.
+import { createSocket, type RemoteInfo, type Socket as DgramSocket } from 'node:dgram';
+import { isIP } from 'node:net';
+import { parseIp } from '../../lib/ip.ts';
+import type { NodeTable } from '../../lib/node-table.ts';
+import type { ListenerSpec } from '../../model/config.ts';
+import type { ConnectOutcome, UpstreamNode } from '../balancers/balancer.ts';
+import type { CompiledRoute } from '../router/router.ts';
+import type { CompiledUpstream, Runtime } from '../runtime.ts';
+import type { EndReason } from '../session/end.ts';
+
+export const QUEUE_CAP = 64;
+export const SEND_QUEUE_CAP = 1 << 20;
+const SWEEP_MS = 1000;
+
+export class UdpSession {
+  readonly key: string;
+  readonly clientAddr: string;
+  readonly clientPort: number;
+  readonly route: CompiledRoute;
+  readonly upstream: CompiledUpstream;
+  readonly node: UpstreamNode;
+  readonly socket: DgramSocket;
+  readonly startedAt: number;
+  readonly idleMs: number;
+  lastActive: number;
+  connected: boolean;
+  queue: Buffer[];
+  bytesFromClient: number;
+  bytesToClient: number;
+  datagramsFromClient: number;
+  datagramsToClient: number;
+  dropped: number;
+  endReason: EndReason | undefined;
+
+  constructor(key: string, rinfo: RemoteInfo, route: CompiledRoute, up: CompiledUpstream, node: UpstreamNode, socket: DgramSocket, now: number, idleMs: number) {
+    this.key = key;
+    this.clientAddr = rinfo.address;
+    this.clientPort = rinfo.port;
+    this.route = route;
+    this.upstream = up;
+    this.node = node;
+    this.socket = socket;
+    this.startedAt = now;
+    this.idleMs = idleMs;
+    this.lastActive = now;
+    this.connected = false;
+    this.queue = [];
+    this.bytesFromClient = 0;
+    this.bytesToClient = 0;
+    this.datagramsFromClient = 0;
+    this.datagramsToClient = 0;
+    this.dropped = 0;
+    this.endReason = undefined;
+  }
+}
+
+export interface UdpDeps {
+  readonly runtime: Runtime;
+  readonly nodes: NodeTable;
+  /** Gateway-wide session count (Int32Array slot), shared by all workers. */
+  readonly shared: Int32Array;
+  readonly sharedSlot: number;
+  readonly maxSessions: () => number;
+  readonly sessionTimeoutMs: () => number;
+  readonly now: () => number;
+  readonly onOutcome: (node: UpstreamNode, outcome: ConnectOutcome) => void;
+  readonly onEnd: (s: UdpSession, reason: EndReason, listener: string) => void;
+  readonly onDrop: (why: 'no_route' | 'no_node' | 'queue_full' | 'table_full' | 'send_queue_full') => void;
+}
+
+function unmap(a: string): string {
+  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
+}
+
+export class UdpListener {
+  readonly addr: string;
+  readonly socket: DgramSocket;
+  readonly #deps: UdpDeps;
+  readonly #sessions = new Map<string, UdpSession>();
+  readonly #serverAddr: string;
+  #serverPort = 0;
+  #sweep: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  private constructor(spec: ListenerSpec, socket: DgramSocket, deps: UdpDeps) {
+    this.addr = spec.host === null ? `*:${spec.port}` : spec.host.includes(':') ? `[${spec.host}]:${spec.port}` : `${spec.host}:${spec.port}`;
+    this.socket = socket;
+    this.#deps = deps;
+    this.#serverAddr = spec.host ?? '0.0.0.0';
+  }
+
+  /** Binds with SO_REUSEPORT: the kernel hashes each client's 4-tuple to one worker, so a session stays on it. */
+  static async bind(spec: ListenerSpec, port: number, deps: UdpDeps): Promise<UdpListener> {
+    const attempt = (host: string): Promise<DgramSocket> => new Promise((resolve, reject) => {
+      const s = createSocket({ type: isIP(host) === 6 ? 'udp6' : 'udp4', reusePort: true, ipv6Only: false });
+      s.once('error', reject);
+      s.bind(port, host, () => { s.off('error', reject); resolve(s); });
+    });
+    let sock: DgramSocket;
+    if (spec.host !== null) sock = await attempt(spec.host);
+    else {
+      sock = await attempt('::').catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'EAFNOSUPPORT' || err.code === 'EADDRNOTAVAIL') return attempt('0.0.0.0');
+        throw err;
+      });
+    }
+    const l = new UdpListener(spec, sock, deps);
+    l.#serverPort = sock.address().port;
+    sock.on('message', (msg, rinfo) => l.#onClientDatagram(msg, rinfo));
+    sock.on('error', () => { /* per-datagram send errors: the datagram is lost, as UDP allows */ });
+    l.#sweep = setInterval(() => l.#expire(), SWEEP_MS);
+    l.#sweep.unref();
+    return l;
+  }
+
+  get port(): number {
+    return this.#serverPort;
+  }
+
+  get sessions(): number {
+    return this.#sessions.size;
+  }
+
+  /** Stops receiving; existing sessions are ended (UDP has nothing to drain). */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#sweep !== undefined) clearInterval(this.#sweep);
+    for (const s of [...this.#sessions.values()]) this.#end(s, 'Shutdown');
+    try { this.socket.close(); } catch { /* already closed */ }
+  }
+
+  #onClientDatagram(msg: Buffer, rinfo: RemoteInfo): void {
+    const key = `${rinfo.address}|${rinfo.port}`;
+    const now = this.#deps.now();
+    let s = this.#sessions.get(key);
+    if (s === undefined) {
+      s = this.#open(key, rinfo, now);
+      if (s === undefined) return;
+    }
+    s.lastActive = now;
+    s.bytesFromClient += msg.length;
+    s.datagramsFromClient++;
+    if (!s.connected) {
+      if (s.queue.length >= QUEUE_CAP) {
+        s.dropped++;
+        this.#deps.onDrop('queue_full');
+        return;
+      }
+      s.queue.push(msg);
+      return;
+    }
+    this.#sendUp(s, msg);
+  }
+
+  #sendUp(s: UdpSession, msg: Buffer): void {
+    if (s.socket.getSendQueueSize() > SEND_QUEUE_CAP) {
+      s.dropped++;
+      this.#deps.onDrop('send_queue_full');
+      return;
+    }
+    s.socket.send(msg);
+  }
+
+  #open(key: string, rinfo: RemoteInfo, now: number): UdpSession | undefined {
+    const d = this.#deps;
+    const snap = d.runtime.current;
+    const remote = unmap(rinfo.address);
+    const route = snap.router.match({
+      remote: parseIp(remote), server: parseIp(this.#serverAddr), serverPort: this.#serverPort, sni: undefined, sniMode: 'none',
+    });
+    const up = route?.conf.upstreamKey !== undefined ? snap.upstreams.get(route.conf.upstreamKey) : undefined;
+    if (route === undefined || up === undefined) {
+      d.onDrop('no_route');
+      return undefined;
+    }
+    const node = up.balancer.pick(
+      { remoteAddr: remote, remotePort: rinfo.port, serverAddr: this.#serverAddr, serverPort: this.#serverPort, sni: undefined, mqttClientId: undefined },
+      new Set(),
+    );
+    if (node === undefined || node.ip === undefined) {
+      d.onDrop('no_node');
+      return undefined;
+    }
+    if (Atomics.load(d.shared, d.sharedSlot) >= d.maxSessions()) {
+      const oldest = this.#sessions.values().next().value;
+      if (oldest === undefined) {
+        d.onDrop('table_full');
+        return undefined;
+      }
+      this.#end(oldest, 'LimitReached');
+    }
+    const t = up.conf.timeout;
+    const idleMs = up.conf.timeoutSet ? Math.min(d.sessionTimeoutMs(), Math.max(t.send, t.read) * 1000) : d.sessionTimeoutMs();
+    const sock = createSocket(isIP(node.ip) === 6 ? 'udp6' : 'udp4');
+    const s = new UdpSession(key, rinfo, route, up, node, sock, now, idleMs);
+    this.#sessions.set(key, s);
+    Atomics.add(d.shared, d.sharedSlot, 1);
+    d.nodes.open(node.slot);
+    sock.on('message', (reply) => {
+      s.lastActive = this.#deps.now();
+      s.bytesToClient += reply.length;
+      s.datagramsToClient++;
+      if (this.socket.getSendQueueSize() > SEND_QUEUE_CAP) {
+        s.dropped++;
+        this.#deps.onDrop('send_queue_full');
+        return;
+      }
+      this.socket.send(reply, s.clientPort, s.clientAddr);
+    });
+    sock.on('error', (err: NodeJS.ErrnoException) => {
+      // On a connected UDP socket an ICMP port unreachable surfaces as ECONNREFUSED: the node is down.
+      const refused = err.code === 'ECONNREFUSED';
+      if (refused) d.onOutcome(node, 'failed');
+      this.#end(s, refused ? 'ConnectFailed' : 'UpstreamReset');
+    });
+    sock.connect(node.port, node.ip, () => {
+      if (s.endReason !== undefined) return;
+      s.connected = true;
+      const q = s.queue;
+      s.queue = [];
+      for (const m of q) this.#sendUp(s, m);
+    });
+    return s;
+  }
+
+  #end(s: UdpSession, reason: EndReason): void {
+    if (s.endReason !== undefined) return;
+    s.endReason = reason;
+    s.queue = [];
+    this.#sessions.delete(s.key);
+    Atomics.sub(this.#deps.shared, this.#deps.sharedSlot, 1);
+    this.#deps.nodes.close(s.node.slot);
+    try { s.socket.close(); } catch { /* already closed */ }
+    this.#deps.onEnd(s, reason, this.addr);
+  }
+
+  #expire(): void {
+    const now = this.#deps.now();
+    for (const s of [...this.#sessions.values()]) if (now - s.lastActive >= s.idleMs) this.#end(s, 'Done');
+  }
+}
