@@ -77,7 +77,7 @@ async function main(argv: string[]): Promise<void> {
       const unsafe = checkStartSafety(loaded);
       if (unsafe !== undefined) fail(unsafe);
       const { runGateway } = await import('./process/run.ts');
-      await runGateway(loaded, version());
+      await runGateway(loaded, version(), values.config);
       return;
     }
     case undefined:

@@ -115,6 +115,14 @@ export class SnapshotBuilder {
     this.#dns = new DnsCache({ servers: opts.dnsServers ?? [], log: opts.log, onChange: () => this.#schedule() });
   }
 
+  /** SIGHUP: new TLS settings apply with the next snapshot, built now. */
+  setTlsSettings(fallbackSni: string, trustedCa: string | undefined): void {
+    this.#tlsSettings = { fallbackSni: fallbackSni.toLowerCase(), trustedCa };
+    this.#schedule();
+  }
+
+  #tlsSettings: { fallbackSni: string; trustedCa: string | undefined } | undefined;
+
   /** Lists everything, publishes the first snapshot, then follows the store. */
   async start(): Promise<void> {
     await this.#resync();
@@ -365,7 +373,7 @@ export class SnapshotBuilder {
     outRoutes.sort((a, b) => a.createdIndex - b.createdIndex);
     const snap: SnapshotData = deepFreeze({
       version: this.#revision, routes: outRoutes, upstreams: outUps, ssls: this.#ssls(),
-      tls: { fallbackSni: (this.#opts.fallbackSni ?? '').toLowerCase(), trustedCa: this.#opts.trustedCa },
+      tls: this.#tlsSettings ?? { fallbackSni: (this.#opts.fallbackSni ?? '').toLowerCase(), trustedCa: this.#opts.trustedCa },
     });
     this.#slots.retain(this.#usedSlots);
     this.current = snap;

@@ -92,7 +92,8 @@ function listenerKey(l: ListenerSpec): string {
   return `${l.proto}|${l.host ?? '*'}|${l.port}`;
 }
 
-async function bind(specs: readonly ListenerSpec[]): Promise<void> {
+/** Binds what is missing of `specs`; reports the bound ports and the errors. */
+async function bind(specs: readonly ListenerSpec[]): Promise<{ bound: { key: string; port: number }[]; errors: string[] }> {
   const bound: { key: string; port: number }[] = [];
   const errors: string[] = [];
   for (const spec of specs) {
@@ -123,7 +124,24 @@ async function bind(specs: readonly ListenerSpec[]): Promise<void> {
       errors.push(`${spec.source}: cannot listen on tcp ${info.addr}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
   }
-  send({ type: 'bound', bound, errors });
+  return { bound, errors };
+}
+
+/** SIGHUP: closes the listeners no longer wanted (open sessions go on), binds the new ones. */
+async function relisten(requestId: number, specs: readonly ListenerSpec[]): Promise<void> {
+  const wanted = new Set(specs.map(listenerKey));
+  for (const [key, entry] of servers) {
+    if (wanted.has(key)) continue;
+    for (const srv of entry.servers) srv.close();
+    servers.delete(key);
+  }
+  for (const [key, u] of udpListeners) {
+    if (wanted.has(key)) continue;
+    u.close();
+    udpListeners.delete(key);
+  }
+  const { errors } = await bind(specs);
+  send({ type: 'relistened', requestId, errors });
 }
 
 function stopListening(): void {
@@ -158,6 +176,11 @@ port.on('message', (m: ToWorker) => {
       udpMaxSessions = m.udpMaxSessions;
       udpSessionTimeoutMs = m.udpSessionTimeout * 1000;
       break;
+    case 'listeners':
+      relisten(m.requestId, m.listeners).catch((err: unknown) => {
+        send({ type: 'relistened', requestId: m.requestId, errors: [String(err)] });
+      });
+      break;
     case 'stop':
       stopping = true;
       stopListening();
@@ -181,7 +204,7 @@ process.on('uncaughtException', (err) => {
   process.exit(70);
 });
 
-bind(init.listeners).catch((err: unknown) => {
+bind(init.listeners).then((r) => send({ type: 'bound', ...r }), (err: unknown) => {
   log.fatal({ err }, 'failed to bind listeners');
   process.exit(71);
 });

@@ -52,12 +52,15 @@ export type ToWorker =
   | { readonly type: 'explain'; readonly requestId: number; readonly query: ExplainQuery }
   | { readonly type: 'settings'; readonly maxConnections: number; readonly udpMaxSessions: number; readonly udpSessionTimeout: number }
   | { readonly type: 'stats'; readonly requestId: number }
+  /** SIGHUP: the full set of listeners wanted now; removed ones stop accepting (their sessions go on). */
+  | { readonly type: 'listeners'; readonly requestId: number; readonly listeners: readonly ListenerSpec[] }
   | { readonly type: 'stop' }
   | { readonly type: 'kill' };
 
 export type ToPrimary =
   | { readonly type: 'bound'; readonly bound: readonly { key: string; port: number }[]; readonly errors: readonly string[] }
   | { readonly type: 'ack'; readonly version: number }
+  | { readonly type: 'relistened'; readonly requestId: number; readonly errors: readonly string[] }
   | { readonly type: 'explained'; readonly requestId: number; readonly result: ExplainAnswer }
   | { readonly type: 'stats'; readonly requestId: number; readonly stats: WorkerStatsSnapshot }
   | { readonly type: 'drained' }

@@ -36,6 +36,8 @@ export interface Gateway {
   readonly control: ControlApi | undefined;
   /** The bound port of a listener, by its config entry (resolves port 0). */
   port(proto: 'tcp' | 'udp', host: string | null, port: number): number;
+  /** SIGHUP: applies a new, already validated config live; resolves with what could not be applied. */
+  reload(next: LoadedConfig): Promise<string[]>;
   /** Graceful stop: listeners close, sessions drain up to shutdown_timeout, then the rest are closed. */
   close(): Promise<void>;
 }
@@ -55,7 +57,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const { loaded, log } = opts;
   const cfg = loaded.config;
   const store = new EmbeddedStore({ dir: path.resolve(loaded.prefix, cfg.sluice.data_dir) });
-  const plugins = new PluginRegistry(ALL_PLUGINS, cfg.stream_plugins);
+  let current = loaded;
+  let plugins = new PluginRegistry(ALL_PLUGINS, cfg.stream_plugins);
   const now = opts.now ?? (() => Math.floor(Date.now() / 1000));
   const keyring = new Keyring(cfg.apisix.data_encryption.keyring, cfg.apisix.data_encryption.enable_encrypt_fields);
   const nodeBuffers = createNodeTableBuffers();
@@ -95,7 +98,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       admin = await startAdmin(
         {
           store, log, prefix: '/apisix',
-          streamEnabled: () => loaded.streamEnabled,
+          streamEnabled: () => current.streamEnabled,
           plugins: () => plugins,
           published: (rev) => pool.published(rev),
           now,
@@ -117,6 +120,21 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   return {
     store, admin, pool, builder, health, control,
     port: (proto, host, p) => ports[listenerKey({ proto, host, port: p } as Parameters<typeof listenerKey>[0])] ?? p,
+    async reload(next) {
+      const problems: string[] = [];
+      const was = current.config;
+      const now = next.config;
+      if (workerCount(now.sluice.workers) !== workerCount(was.sluice.workers)) problems.push('sluice.workers: a change takes effect at the next start');
+      if (now.sluice.data_dir !== was.sluice.data_dir) problems.push('sluice.data_dir: a change takes effect at the next start');
+      if (JSON.stringify(now.deployment.admin.admin_listen) !== JSON.stringify(was.deployment.admin.admin_listen)) problems.push('deployment.admin.admin_listen: a change takes effect at the next start');
+      if (JSON.stringify(now.apisix.control) !== JSON.stringify(was.apisix.control) || now.apisix.enable_control !== was.apisix.enable_control) problems.push('apisix.control: a change takes effect at the next start');
+      current = next;
+      plugins = new PluginRegistry(ALL_PLUGINS, now.stream_plugins);
+      pool.setSettings({ maxConnections: now.sluice.max_connections, udpMaxSessions: now.sluice.udp_max_sessions, udpSessionTimeout: now.sluice.udp_session_timeout });
+      problems.push(...await pool.setListeners(next.streamEnabled ? next.listeners : []));
+      builder.setTlsSettings(now.apisix.ssl.fallback_sni, readTrustedCa(next));
+      return problems;
+    },
     async close() {
       await admin?.close();
       await control?.close();

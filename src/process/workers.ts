@@ -41,6 +41,8 @@ export function listenerKey(l: ListenerSpec): string {
 
 export class WorkerPool {
   readonly #opts: PoolOptions;
+  #listeners: readonly ListenerSpec[];
+  #settings: { maxConnections: number; udpMaxSessions: number; udpSessionTimeout: number };
   readonly #shared = new SharedArrayBuffer(SHARED.size * 4);
   readonly #slots: Slot[] = [];
   readonly #portOverrides: Record<string, number> = {};
@@ -54,12 +56,14 @@ export class WorkerPool {
 
   constructor(opts: PoolOptions) {
     this.#opts = opts;
+    this.#listeners = opts.listeners;
+    this.#settings = { maxConnections: opts.maxConnections, udpMaxSessions: opts.udpMaxSessions, udpSessionTimeout: opts.udpSessionTimeout };
   }
 
   /** Actual port of each listener (port-0 listeners get the port the first worker was given). */
   ports(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const l of this.#opts.listeners) out[listenerKey(l)] = this.#portOverrides[listenerKey(l)] ?? l.port;
+    for (const l of this.#listeners) out[listenerKey(l)] = this.#portOverrides[listenerKey(l)] ?? l.port;
     return out;
   }
 
@@ -81,12 +85,12 @@ export class WorkerPool {
   #spawn(id: number): Promise<{ bound: readonly { key: string; port: number }[]; errors: readonly string[] }> {
     const init: WorkerInit = {
       workerId: id,
-      listeners: this.#opts.listeners,
+      listeners: this.#listeners,
       portOverrides: this.#portOverrides,
-      maxConnections: this.#opts.maxConnections,
+      maxConnections: this.#settings.maxConnections,
       tlsHandshakeTimeout: this.#opts.tlsHandshakeTimeout,
-      udpMaxSessions: this.#opts.udpMaxSessions,
-      udpSessionTimeout: this.#opts.udpSessionTimeout,
+      udpMaxSessions: this.#settings.udpMaxSessions,
+      udpSessionTimeout: this.#settings.udpSessionTimeout,
       shared: this.#shared,
       nodes: this.#opts.nodes,
       logLevel: this.#opts.logLevel,
@@ -130,6 +134,7 @@ export class WorkerPool {
         this.#checkWaiters();
         break;
       case 'explained':
+      case 'relistened':
       case 'stats': {
         const cb = this.#pending.get(m.requestId);
         if (cb !== undefined) {
@@ -189,6 +194,23 @@ export class WorkerPool {
       this.#pending.set(requestId, (m) => { clearTimeout(timer); resolve(m); });
       slot.worker.postMessage(msg(requestId));
     });
+  }
+
+  /** SIGHUP: every worker binds the new listeners and closes the removed ones; resolves with the bind errors. */
+  async setListeners(listeners: readonly ListenerSpec[]): Promise<string[]> {
+    this.#listeners = listeners;
+    const replies = await Promise.all(this.#slots.filter((s) => s.alive).map((s) => this.#ask((requestId) => ({ type: 'listeners', requestId, listeners }), s)));
+    const errors = new Set<string>();
+    for (const m of replies) {
+      if (m === undefined) errors.add('a worker did not answer the listener change in time');
+      else if (m.type === 'relistened') for (const e of m.errors) errors.add(e);
+    }
+    return [...errors];
+  }
+
+  setSettings(s: { maxConnections: number; udpMaxSessions: number; udpSessionTimeout: number }): void {
+    this.#settings = s;
+    for (const slot of this.#slots) if (slot.alive) slot.worker.postMessage({ type: 'settings', ...s } satisfies ToWorker);
   }
 
   async explain(query: ExplainQuery): Promise<ExplainAnswer | undefined> {
