@@ -152,6 +152,8 @@ const checkCases: Case[] = [
   { name: 'remote_addr that passes the IPv6/CIDR pattern but is no address', req: route({ remote_addr: ':/8' }), status: 400, want: err('invalid remote_addr: :/8') },
   { name: 'server_addr that passes the pattern but is no address', req: route({ server_addr: '::/200' }), status: 400, want: err('invalid server_addr: ::/200') },
   { name: 'remote_addrs entry that passes the pattern but is no address', req: route({ remote_addrs: ['10.0.0.0/8', ':/8'] }), status: 400, want: err('invalid remote_addrs: :/8') },
+  { name: 'an xRPC protocol (none is implemented)', req: route({ protocol: { name: 'redis' } }), status: 400, want: err('unknown protocol [redis]') },
+  { name: 'an xRPC protocol without name fails the schema first', req: route({ protocol: {} }), status: 400, want: conf('property "protocol" validation failed: property "name" is required') },
   { name: 'sni and snis together', req: route({ sni: 'a.com', snis: ['b.com'] }), status: 400, want: err('sni and snis can not be carried together') },
   { name: 'an unknown plugin', req: route({ plugins: { x: {} } }), status: 400, want: err('unknown plugin [x]') },
   { name: 'a plugin APISIX has but stream_plugins does not enable', req: route({ plugins: { prometheus: {} } }), status: 400, want: err('unknown plugin [prometheus]') },

@@ -26,6 +26,11 @@ export const streamRoutes: ResourceDef = {
     checkPlugins(route, refs);
     checkAddr('remote_addr', route.remote_addr);
     checkAddr('server_addr', route.server_addr);
+    // APISIX's xrpc.check_schema: Sluice implements no xRPC protocol, so every `protocol.name` is unknown there.
+    const protocol = route.protocol;
+    if (protocol !== null && typeof protocol === 'object' && !Array.isArray(protocol) && typeof protocol.name === 'string') {
+      throw adminError('UNKNOWN_PROTOCOL', { name: protocol.name });
+    }
     if (Array.isArray(route.remote_addrs)) for (const a of route.remote_addrs) checkAddr('remote_addrs', a);
     if (route.sni !== undefined && route.snis !== undefined) throw adminError('SNI_AND_SNIS');
   },
