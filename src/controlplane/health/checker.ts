@@ -1,7 +1,8 @@
 // Health of the nodes of one upstream, APISIX's `checks` semantics (lua-resty-healthcheck):
 // - a healthy node becomes unhealthy after `unhealthy.tcp_failures` connect failures, `timeouts` timeouts or
-//   `http_failures` bad statuses (counted per kind; a success resets them);
-// - an unhealthy node becomes healthy after `healthy.successes` successes (a failure resets them);
+//   `http_failures` bad statuses in a row (counted per kind; a success resets them), mostly_healthy in between;
+// - an unhealthy node becomes healthy after `healthy.successes` successes in a row (a failure resets them),
+//   mostly_unhealthy in between; a threshold of 0 turns that counter off (see record());
 // - active probes run every `healthy.interval` s while healthy, `unhealthy.interval` s while not; passive results
 //   (connect outcomes reported by the data plane) count with the `passive` thresholds.
 // Statuses as the Control API shows them: healthy | unhealthy | mostly_healthy | mostly_unhealthy.
@@ -74,7 +75,8 @@ export type HealthStatus = 'healthy' | 'unhealthy' | 'mostly_healthy' | 'mostly_
 
 export class NodeHealth {
   readonly node: NodeConf;
-  healthy = true;
+  /** lua-resty-healthcheck's internal_health; the `mostly_` states still count as what they are mostly. */
+  status: HealthStatus = 'healthy';
   success = 0;
   tcpFailure = 0;
   timeoutFailure = 0;
@@ -84,9 +86,9 @@ export class NodeHealth {
   constructor(node: NodeConf) {
     this.node = node;
   }
-  get status(): HealthStatus {
-    if (this.healthy) return this.tcpFailure + this.timeoutFailure + this.httpFailure > 0 ? 'mostly_healthy' : 'healthy';
-    return this.success > 0 ? 'mostly_unhealthy' : 'unhealthy';
+  /** Whether traffic may use the node: healthy or mostly_healthy. */
+  get healthy(): boolean {
+    return this.status === 'healthy' || this.status === 'mostly_healthy';
   }
   get addr(): string {
     return this.node.host.includes(':') ? `[${this.node.host}]:${this.node.port}` : `${this.node.host}:${this.node.port}`;
@@ -115,7 +117,7 @@ export class UpstreamChecker {
       const prev = carried.get(n.slot);
       const h = new NodeHealth(n);
       if (prev !== undefined) {
-        h.healthy = prev.healthy;
+        h.status = prev.status;
         h.success = prev.success;
         h.tcpFailure = prev.tcpFailure;
         h.timeoutFailure = prev.timeoutFailure;
@@ -149,7 +151,7 @@ export class UpstreamChecker {
     const s = this.spec;
     const ip = h.node.ip;
     const port = s.port ?? h.node.port;
-    let r: ProbeResult;
+    let r: ProbeResult | undefined;
     if (ip === undefined) r = { kind: 'tcp_failure', why: `${h.node.host} does not resolve` };
     else if (s.type === 'tcp') r = await tcpProbe(ip, port, s.timeoutMs);
     else if (s.type === 'udp') r = await udpProbe(ip, port, s.timeoutMs, s.udp.payload, s.udp.expect);
@@ -158,47 +160,53 @@ export class UpstreamChecker {
         https: s.type === 'https', path: s.http.path, host: s.http.host, headers: s.http.headers, verify: s.http.verify,
         healthyStatuses: s.http.healthy, unhealthyStatuses: s.http.unhealthy,
       });
-      // A status in neither list counts for nothing (lua-resty-healthcheck).
-      if (r.kind === 'http_failure' && r.status !== 0 && !s.http.unhealthy.includes(r.status)) r = { kind: 'success' };
+      // A status in neither list counts for nothing (lua-resty-healthcheck's report_http_status returns without
+      // counting): not a failure, and not a success either (it must not bring an unhealthy node back).
+      if (r.kind === 'http_failure' && r.status !== 0 && !s.http.unhealthy.includes(r.status)) r = undefined;
     }
     h.probing = false;
     if (this.#stopped) return;
-    this.record(h, r, s.active, 'active');
+    if (r !== undefined) this.record(h, r, s.active, 'active');
     this.#schedule(h, h.healthy ? s.healthyIntervalMs : s.unhealthyIntervalMs);
   }
 
-  /** Counts one result; flips the node's state when a threshold is reached (logged with the reason). */
+  /**
+   * Counts one result as lua-resty-healthcheck's incr_counter does: a threshold of 0 disables that counter; a success
+   * on a healthy node and a failure on an unhealthy one count for nothing; otherwise the counter goes up (a success
+   * clears the failure counters, a failure clears the success counter) and the node moves to the reported state at
+   * the threshold, or else to mostly_healthy / mostly_unhealthy. Counters are not cleared by a move (APISIX shows
+   * `unhealthy` with `tcp_failure: 2`). A change of usability is logged with the reason and written to the table.
+   */
   record(h: NodeHealth, r: ProbeResult, t: Thresholds, source: 'active' | 'passive'): void {
-    if (r.kind === 'success') {
-      if (h.healthy) {
-        h.tcpFailure = 0;
-        h.timeoutFailure = 0;
-        h.httpFailure = 0;
-        return;
-      }
-      h.success++;
-      if (t.successes > 0 && h.success >= t.successes) this.#set(h, true, `${h.success} ${source} successes`);
-      return;
-    }
-    if (!h.healthy) {
-      h.success = 0;
-      return;
-    }
     let count: number;
     let limit: number;
-    if (r.kind === 'tcp_failure') { count = ++h.tcpFailure; limit = t.tcpFailures; }
-    else if (r.kind === 'timeout') { count = ++h.timeoutFailure; limit = t.timeouts; }
-    else { count = ++h.httpFailure; limit = t.httpFailures; }
-    if (limit > 0 && count >= limit) this.#set(h, false, `${count} ${source} ${r.kind.replace('_', ' ')}s, last: ${r.why}`);
-  }
-
-  #set(h: NodeHealth, healthy: boolean, reason: string): void {
-    h.healthy = healthy;
-    h.success = 0;
-    h.tcpFailure = 0;
-    h.timeoutFailure = 0;
-    h.httpFailure = 0;
-    this.#table.setHealthy(h.node.slot, healthy);
-    this.#log.warn({ upstream: this.name, node: h.addr, reason }, `upstream node is now ${healthy ? 'healthy' : 'unhealthy'}`);
+    const report = r.kind === 'success' ? 'healthy' : 'unhealthy';
+    if (r.kind === 'success') limit = t.successes;
+    else if (r.kind === 'tcp_failure') limit = t.tcpFailures;
+    else if (r.kind === 'timeout') limit = t.timeouts;
+    else limit = t.httpFailures;
+    if (limit <= 0 || h.status === report) return;
+    if (r.kind === 'success') {
+      count = ++h.success;
+      h.tcpFailure = 0;
+      h.timeoutFailure = 0;
+      h.httpFailure = 0;
+    } else {
+      if (r.kind === 'tcp_failure') count = ++h.tcpFailure;
+      else if (r.kind === 'timeout') count = ++h.timeoutFailure;
+      else count = ++h.httpFailure;
+      h.success = 0;
+    }
+    let next: HealthStatus | undefined;
+    if (count >= limit) next = report;
+    else if (h.status === 'healthy' && report === 'unhealthy') next = 'mostly_healthy';
+    else if (h.status === 'unhealthy' && report === 'healthy') next = 'mostly_unhealthy';
+    if (next === undefined || next === h.status) return;
+    const was = h.healthy;
+    h.status = next;
+    if (h.healthy === was) return;
+    this.#table.setHealthy(h.node.slot, h.healthy);
+    const why = r.kind === 'success' ? `${count} ${source} successes` : `${count} ${source} ${r.kind.replace('_', ' ')}s, last: ${r.why}`;
+    this.#log.warn({ upstream: this.name, node: h.addr, reason: why }, `upstream node is now ${h.healthy ? 'healthy' : 'unhealthy'}`);
   }
 }
