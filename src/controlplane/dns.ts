@@ -103,7 +103,9 @@ export class DnsCache {
 
   async #query(host: string): Promise<{ ip: string; ttl: number }> {
     if (this.#resolver === undefined) {
-      const r = await withTimeout(lookup(host), RESOLVE_TIMEOUT_MS, `resolving ${host}`);
+      // IPv4 first, as APISIX's resolver (A before AAAA): with `::1 localhost` listed, `localhost:1995` must still reach
+      // a server on 127.0.0.1.
+      const r = await withTimeout(lookup(host, { order: 'ipv4first' }), RESOLVE_TIMEOUT_MS, `resolving ${host}`);
       return { ip: r.address, ttl: DEFAULT_TTL_S };
     }
     this.#readHosts();
