@@ -156,6 +156,7 @@ port.on('message', (m: ToWorker) => {
     case 'snapshot':
       try {
         const snap = runtime.apply(m.data);
+        for (const e of snap.certs.errors) log.error({ ssl: e.id, error: e.error }, 'certificate not usable; its SNIs have no certificate');
         send({ type: 'ack', version: snap.version });
       } catch (err) {
         log.error({ err, version: m.data.version }, 'snapshot rejected by the worker; keeping the previous one');

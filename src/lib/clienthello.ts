@@ -65,15 +65,18 @@ export function parseClientHello(buf: Buffer): HelloResult {
     skip(suites);
     skip(u8()); // compression_methods
     if (p === end) return { kind: 'ok', sni: undefined }; // no extensions
-    const extEnd = p + u16();
+    const extLen = u16();
+    const extEnd = p + extLen;
     if (extEnd > end) return { kind: 'malformed', why: 'extensions overrun the ClientHello' };
     while (p + 4 <= extEnd) {
       const type = u16();
       const len = u16();
       if (p + len > extEnd) return { kind: 'malformed', why: 'extension overruns the extensions block' };
       if (type !== 0) { p += len; continue; }
-      const listEnd = p + u16();
-      if (listEnd > p + len) return { kind: 'malformed', why: 'bad server_name list length' };
+      const extStart = p;
+      const listLen = u16();
+      const listEnd = p + listLen;
+      if (listEnd > extStart + len) return { kind: 'malformed', why: 'bad server_name list length' };
       while (p + 3 <= listEnd) {
         const nameType = u8();
         const nameLen = u16();

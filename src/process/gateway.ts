@@ -101,6 +101,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
           streamEnabled: () => current.streamEnabled,
           plugins: () => plugins,
           published: (rev) => pool.published(rev),
+          keyring,
           now,
         },
         { host: a.admin_listen.ip, port: a.admin_listen.port, keys: a.admin_key, keyRequired: a.admin_key_required, allow: a.allow_admin },

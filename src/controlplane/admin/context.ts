@@ -1,6 +1,7 @@
 // What the Admin API handlers need from the rest of the control plane.
 import type { Logger } from '../../observe/log.ts';
 import type { PluginRegistry } from '../../plugins/plugin.ts';
+import type { Keyring } from '../../lib/keyring.ts';
 import type { ConfigStore } from '../store/store.ts';
 
 export interface AdminContext {
@@ -14,6 +15,8 @@ export interface AdminContext {
   plugins(): PluginRegistry;
   /** Resolves when the revision has been published to the data plane (or at once when there is none). */
   published(revision: number): Promise<void>;
+  /** Encrypts private keys before they are stored (apisix.data_encryption). */
+  readonly keyring: Keyring;
   /** Seconds since the epoch (injected so tests can pin it). */
   now(): number;
 }

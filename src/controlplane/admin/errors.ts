@@ -49,6 +49,13 @@ export const ERRORS = {
   SERVICE_NOT_FOUND: { status: 400, msg: 'failed to fetch service info by service id [{id}], response code: 404' },
   SSL_NOT_FOUND: { status: 400, msg: 'failed to fetch ssl info by ssl id [{id}], response code: 404' },
   SSL_WRONG_TYPE: { status: 400, msg: 'failed to fetch ssl info by ssl id [{id}], wrong ssl type' },
+  // ssls: certificates and keys (checked after the schema)
+  SSL_BAD_CERT: { status: 400, msg: 'failed to parse {field}: {reason}' },
+  SSL_BAD_KEY: { status: 400, msg: 'failed to parse {field}: {reason}' },
+  SSL_KEY_MISMATCH: { status: 400, msg: '{key} does not match {cert}: the private key is not the certificate\'s' },
+  SSL_CERTS_KEYS_COUNT: { status: 400, msg: 'mismatched number of certs and keys' },
+  SSL_UNDECRYPTABLE: { status: 400, msg: 'failed to decrypt {field} with apisix.data_encryption.keyring' },
+  SSL_SECRET_REF: { status: 400, msg: '{field}: secret references ($secret://, $env://) are not supported by Sluice' },
   INVALID_ADDR: { status: 400, msg: 'invalid {field}: {addr}' },
   INVALID_PORT: { status: 400, msg: 'invalid port {port}' },
   INVALID_NODE: { status: 400, msg: 'invalid node address: {node}' },

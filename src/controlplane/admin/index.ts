@@ -4,13 +4,23 @@ import { ResourceHandler, type ResourceDef } from './resource.ts';
 import { services } from './resources/services.ts';
 import { streamRoutes } from './resources/stream-routes.ts';
 import { upstreams } from './resources/upstreams.ts';
+import { sslsResource, upstreamKeyHooks } from './resources/ssls.ts';
+import type { Keyring } from '../../lib/keyring.ts';
 import type { AdminRoutes, ExtraRoute } from './routes.ts';
 import { startAdminServer, type AdminServer, type AdminServerOptions } from './server.ts';
 
-export const RESOURCES: readonly ResourceDef[] = [streamRoutes, upstreams, services];
+/** The resources, with private keys encrypted before they are stored and removed from every answer. */
+export function resourceDefs(keyring: Keyring): readonly ResourceDef[] {
+  return [
+    { ...streamRoutes, ...upstreamKeyHooks(keyring, true) },
+    { ...upstreams, ...upstreamKeyHooks(keyring, false) },
+    { ...services, ...upstreamKeyHooks(keyring, true) },
+    sslsResource(keyring),
+  ];
+}
 
 export function startAdmin(ctx: AdminContext, opts: AdminServerOptions, extra: readonly ExtraRoute[] = []): Promise<AdminServer> {
-  const resources = new Map(RESOURCES.map((d) => [d.name, new ResourceHandler(ctx, d)]));
+  const resources = new Map(resourceDefs(ctx.keyring).map((d) => [d.name, new ResourceHandler(ctx, d)]));
   const routes: AdminRoutes = { resources, pluginNames: () => ctx.plugins().names(), extra };
   return startAdminServer(ctx, routes, opts);
 }

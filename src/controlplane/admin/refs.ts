@@ -1,5 +1,6 @@
 // Reference look-ups for resource checks: they read the store (CONTRACT §3), never a cached snapshot.
 import type { PluginRegistry } from '../../plugins/plugin.ts';
+import type { Keyring } from '../../lib/keyring.ts';
 import type { JsonObject } from '../store/store.ts';
 import type { AdminContext } from './context.ts';
 
@@ -27,6 +28,16 @@ export class Refs {
       if ((typeof v === "string" || typeof v === "number") && String(v) === id) out.push(it.key.slice(it.key.lastIndexOf('/') + 1));
     }
     return out;
+  }
+
+  /** Every item of a resource as [id, value], by key order. */
+  async all(resource: string): Promise<[string, JsonObject][]> {
+    const { items } = await this.#ctx.store.list(`${this.#ctx.prefix}/${resource}/`);
+    return items.map((it) => [it.key.slice(it.key.lastIndexOf('/') + 1), it.value]);
+  }
+
+  keyring(): Keyring {
+    return this.#ctx.keyring;
   }
 
   streamEnabled(): boolean {

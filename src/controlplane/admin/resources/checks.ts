@@ -4,6 +4,7 @@ import { parseCidr } from '../../../lib/cidr.ts';
 import { CHASH_VAR_KEY } from '../../schema/apisix.ts';
 import type { JsonObject } from '../../store/store.ts';
 import { adminError } from '../errors.ts';
+import { checkPair } from './ssls.ts';
 import type { Refs } from '../refs.ts';
 
 /** An id as stored (string or integer) → its string form. */
@@ -60,6 +61,9 @@ export async function checkUpstream(up: JsonObject, refs: Refs): Promise<void> {
     }
   }
   const tls = up.tls;
+  if (isObject(tls) && typeof tls.client_cert === 'string' && typeof tls.client_key === 'string') {
+    checkPair(tls.client_cert, tls.client_key, refs.keyring(), { cert: 'tls.client_cert', key: 'tls.client_key' });
+  }
   if (isObject(tls) && tls.client_cert_id !== undefined && tls.client_cert_id !== null) {
     const id = idOf(tls.client_cert_id);
     const ssl = await refs.get('ssls', id);

@@ -1,0 +1,104 @@
+// /apisix/admin/ssls: APISIX's ssl resource. Certificates and keys must parse and pair up; private keys are
+// encrypted at rest with the keyring (apisix.data_encryption) and never returned by any answer.
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { check } from '../../../lib/jsonschema.ts';
+import { Keyring } from '../../../lib/keyring.ts';
+import { sslSchema } from '../../schema/apisix.ts';
+import type { JsonObject } from '../../store/store.ts';
+import { adminError } from '../errors.ts';
+import type { ResourceDef } from '../resource.ts';
+
+const SECRET_REF = /^\$(secret|env|ENV):\/\//;
+
+function describe(err: unknown): string {
+  return (err as Error).message.replace(/^error:[0-9A-F]+:/, '').split('\n')[0] ?? 'unknown error';
+}
+
+/** Parses a cert and its key and checks they belong together; `which` names them in messages (`cert`, `certs[1]`). */
+export function checkPair(cert: unknown, key: unknown, keyring: Keyring, which: { cert: string; key: string }): void {
+  if (typeof cert !== 'string' || typeof key !== 'string') return;
+  if (SECRET_REF.test(cert) || SECRET_REF.test(key)) throw adminError('SSL_SECRET_REF', { field: which.cert });
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(cert);
+  } catch (err) {
+    throw adminError('SSL_BAD_CERT', { field: which.cert, reason: describe(err) });
+  }
+  const plain = keyring.decrypt(key);
+  if (plain === undefined) throw adminError('SSL_UNDECRYPTABLE', { field: which.key });
+  let pkey;
+  try {
+    pkey = createPrivateKey(plain);
+  } catch (err) {
+    throw adminError('SSL_BAD_KEY', { field: which.key, reason: describe(err) });
+  }
+  if (!x509.checkPrivateKey(pkey)) throw adminError('SSL_KEY_MISMATCH', { cert: which.cert, key: which.key });
+}
+
+function encryptAll(conf: JsonObject, keyring: Keyring): JsonObject {
+  const out = { ...conf };
+  if (typeof out.key === 'string') out.key = keyring.encrypt(out.key);
+  if (Array.isArray(out.keys)) out.keys = out.keys.map((k) => (typeof k === 'string' ? keyring.encrypt(k) : k));
+  return out;
+}
+
+export function sslsResource(keyring: Keyring): ResourceDef {
+  return {
+    name: 'ssls',
+    kind: 'ssl',
+    validate: (conf) => check(sslSchema, conf),
+    check(_id, ssl) {
+      const certs = Array.isArray(ssl.certs) ? ssl.certs : [];
+      const keys = Array.isArray(ssl.keys) ? ssl.keys : [];
+      if (certs.length !== keys.length) throw adminError('SSL_CERTS_KEYS_COUNT');
+      checkPair(ssl.cert, ssl.key, keyring, { cert: 'cert', key: 'key' });
+      certs.forEach((c, i) => checkPair(c, keys[i], keyring, { cert: `certs[${i}]`, key: `keys[${i}]` }));
+      const client = ssl.client;
+      if (client !== null && typeof client === 'object' && !Array.isArray(client) && typeof client.ca === 'string') {
+        try {
+          new X509Certificate(client.ca);
+        } catch (err) {
+          throw adminError('SSL_BAD_CERT', { field: 'client.ca', reason: describe(err) });
+        }
+      }
+      return Promise.resolve();
+    },
+    beforeStore: (conf) => encryptAll(conf, keyring),
+    present: (value) => {
+      const { key: _key, keys: _keys, ...rest } = value;
+      return rest;
+    },
+    async deleteCheck(id, refs) {
+      for (const res of ['upstreams', 'services', 'stream_routes'] as const) {
+        for (const [itemId, v] of await refs.all(res)) {
+          const up = res === 'upstreams' ? v : v.upstream;
+          const tls = up !== null && typeof up === 'object' && !Array.isArray(up) ? (up as JsonObject).tls : undefined;
+          const cid = tls !== null && typeof tls === 'object' && !Array.isArray(tls) ? (tls as JsonObject).client_cert_id : undefined;
+          if (cid !== undefined && cid !== null && String(cid as string | number) === id) {
+            throw adminError('SSL_IN_USE', { kind: res === 'stream_routes' ? 'stream_route' : res.slice(0, -1), id: itemId });
+          }
+        }
+      }
+    },
+  };
+}
+
+/** For resources that carry an upstream (upstreams, services, stream routes): encrypt and hide `tls.client_key`. */
+export function upstreamKeyHooks(keyring: Keyring, nested: boolean): Pick<ResourceDef, 'beforeStore' | 'present'> {
+  const map = (conf: JsonObject, f: (k: string) => string | undefined): JsonObject => {
+    const up = nested ? conf.upstream : conf;
+    if (up === null || typeof up !== 'object' || Array.isArray(up)) return conf;
+    const tls = (up as JsonObject).tls;
+    if (tls === null || typeof tls !== 'object' || Array.isArray(tls) || typeof (tls as JsonObject).client_key !== 'string') return conf;
+    const newKey = f((tls as JsonObject).client_key as string);
+    const newTls: JsonObject = { ...(tls as JsonObject) };
+    if (newKey === undefined) delete newTls.client_key;
+    else newTls.client_key = newKey;
+    const newUp: JsonObject = { ...(up as JsonObject), tls: newTls };
+    return nested ? { ...conf, upstream: newUp } : newUp;
+  };
+  return {
+    beforeStore: (conf) => map(conf, (k) => keyring.encrypt(k)),
+    present: (value) => map(value, () => undefined),
+  };
+}
