@@ -2,7 +2,7 @@
 // encrypted at rest with the keyring (apisix.data_encryption) and never returned by any answer.
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { check } from '../../../lib/jsonschema.ts';
-import { Keyring } from '../../../lib/keyring.ts';
+import type { Keyring } from '../../../lib/keyring.ts';
 import { sslSchema } from '../../schema/apisix.ts';
 import type { JsonObject } from '../../store/store.ts';
 import { adminError } from '../errors.ts';
@@ -72,9 +72,9 @@ export function sslsResource(keyring: Keyring): ResourceDef {
       for (const res of ['upstreams', 'services', 'stream_routes'] as const) {
         for (const [itemId, v] of await refs.all(res)) {
           const up = res === 'upstreams' ? v : v.upstream;
-          const tls = up !== null && typeof up === 'object' && !Array.isArray(up) ? (up as JsonObject).tls : undefined;
-          const cid = tls !== null && typeof tls === 'object' && !Array.isArray(tls) ? (tls as JsonObject).client_cert_id : undefined;
-          if (cid !== undefined && cid !== null && String(cid as string | number) === id) {
+          const tls = up !== null && typeof up === 'object' && !Array.isArray(up) ? (up).tls : undefined;
+          const cid = tls !== null && typeof tls === 'object' && !Array.isArray(tls) ? (tls).client_cert_id : undefined;
+          if (cid !== undefined && cid !== null && String(cid) === id) {
             throw adminError('SSL_IN_USE', { kind: res === 'stream_routes' ? 'stream_route' : res.slice(0, -1), id: itemId });
           }
         }
@@ -88,13 +88,13 @@ export function upstreamKeyHooks(keyring: Keyring, nested: boolean): Pick<Resour
   const map = (conf: JsonObject, f: (k: string) => string | undefined): JsonObject => {
     const up = nested ? conf.upstream : conf;
     if (up === null || typeof up !== 'object' || Array.isArray(up)) return conf;
-    const tls = (up as JsonObject).tls;
-    if (tls === null || typeof tls !== 'object' || Array.isArray(tls) || typeof (tls as JsonObject).client_key !== 'string') return conf;
-    const newKey = f((tls as JsonObject).client_key as string);
-    const newTls: JsonObject = { ...(tls as JsonObject) };
+    const tls = (up).tls;
+    if (tls === null || typeof tls !== 'object' || Array.isArray(tls) || typeof (tls).client_key !== 'string') return conf;
+    const newKey = f((tls).client_key);
+    const newTls: JsonObject = { ...(tls) };
     if (newKey === undefined) delete newTls.client_key;
     else newTls.client_key = newKey;
-    const newUp: JsonObject = { ...(up as JsonObject), tls: newTls };
+    const newUp: JsonObject = { ...(up), tls: newTls };
     return nested ? { ...conf, upstream: newUp } : newUp;
   };
   return {
