@@ -74,7 +74,7 @@ export function sslsResource(keyring: Keyring): ResourceDef {
           const up = res === 'upstreams' ? v : v.upstream;
           const tls = up !== null && typeof up === 'object' && !Array.isArray(up) ? (up).tls : undefined;
           const cid = tls !== null && typeof tls === 'object' && !Array.isArray(tls) ? (tls).client_cert_id : undefined;
-          if (cid !== undefined && cid !== null && String(cid) === id) {
+          if ((typeof cid === "string" || typeof cid === "number") && String(cid) === id) {
             throw adminError('SSL_IN_USE', { kind: res === 'stream_routes' ? 'stream_route' : res.slice(0, -1), id: itemId });
           }
         }
