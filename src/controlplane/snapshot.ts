@@ -134,6 +134,15 @@ export class SnapshotBuilder {
     this.#dns.close();
   }
 
+  /** Lists again until the store answers (the data plane keeps its snapshot meanwhile). */
+  #resyncUntilDone(attempt = 0): void {
+    if (this.#closed) return;
+    this.#resync().catch((err: unknown) => {
+      if (attempt === 0) this.#opts.log.error({ err: (err as Error).message }, 'config resync failed; retrying');
+      setTimeout(() => this.#resyncUntilDone(attempt + 1), Math.min(2000, 100 * 2 ** attempt)).unref();
+    });
+  }
+
   async #resync(): Promise<void> {
     this.#watcher?.close();
     const { items, revision } = await this.#opts.store.list(`${this.#opts.prefix}/`);
@@ -150,7 +159,7 @@ export class SnapshotBuilder {
       },
       onResync: (reason) => {
         this.#opts.log.warn({ reason }, 'config watch lost its place; listing the store again');
-        this.#resync().catch((err: unknown) => this.#opts.log.error({ err }, 'config resync failed'));
+        this.#resyncUntilDone();
       },
     });
   }

@@ -8,9 +8,11 @@ export const ENCRYPTED_PREFIX = 'sluice:aes-256-gcm:v1:';
 
 export class Keyring {
   readonly #keys: readonly Buffer[];
+  readonly #entries: readonly string[];
   readonly enabled: boolean;
 
   constructor(entries: readonly string[], enabled = true) {
+    this.#entries = entries;
     this.#keys = entries.map((e) => createHash('sha256').update(e, 'utf8').digest());
     this.enabled = enabled && this.#keys.length > 0;
   }
@@ -28,9 +30,13 @@ export class Keyring {
     return ENCRYPTED_PREFIX + Buffer.concat([iv, c.getAuthTag(), ct]).toString('base64');
   }
 
-  /** Plain text for an encrypted value (a value that is not encrypted is returned as it is); undefined if no key fits. */
+  /**
+   * Plain text for an encrypted value; a PEM in clear is returned as it is; undefined if no key fits.
+   * Also reads what APISIX writes (AES-128-CBC, key = iv = the keyring entry, base64), so that keys written by
+   * APISIX into a shared etcd work here.
+   */
   decrypt(v: string): string | undefined {
-    if (!Keyring.isEncrypted(v)) return v;
+    if (!Keyring.isEncrypted(v)) return v.includes('-----BEGIN') ? v : this.#decryptApisix(v);
     const raw = Buffer.from(v.slice(ENCRYPTED_PREFIX.length), 'base64');
     if (raw.length < 28) return undefined;
     const iv = raw.subarray(0, 12);
@@ -43,6 +49,24 @@ export class Keyring {
         return Buffer.concat([d.update(ct), d.final()]).toString('utf8');
       } catch {
         // wrong key: try the next one
+      }
+    }
+    return undefined;
+  }
+
+  #decryptApisix(v: string): string | undefined {
+    if (!/^[A-Za-z0-9+/=\s]+$/.test(v)) return v;
+    const raw = Buffer.from(v, 'base64');
+    if (raw.length === 0 || raw.length % 16 !== 0) return v;
+    for (const entry of this.#entries) {
+      const k = Buffer.from(entry, 'utf8').subarray(0, 16);
+      if (k.length !== 16) continue;
+      try {
+        const d = createDecipheriv('aes-128-cbc', k, k);
+        const plain = Buffer.concat([d.update(raw), d.final()]).toString('utf8');
+        if (plain.includes('-----BEGIN')) return plain;
+      } catch {
+        // not this key
       }
     }
     return undefined;

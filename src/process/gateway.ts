@@ -8,6 +8,9 @@ import { startAdmin } from '../controlplane/admin/index.ts';
 import type { AdminServer } from '../controlplane/admin/server.ts';
 import { SnapshotBuilder } from '../controlplane/snapshot.ts';
 import { EmbeddedStore } from '../controlplane/store/embedded.ts';
+import { EtcdStore } from '../controlplane/store/etcd.ts';
+import { YamlStore } from '../controlplane/store/yaml.ts';
+import { StoreUnavailableError } from '../controlplane/store/store.ts';
 import type { ConfigStore } from '../controlplane/store/store.ts';
 import type { LoadedConfig } from '../model/config.ts';
 import type { Logger } from '../observe/log.ts';
@@ -42,6 +45,38 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+/** The config store the deployment asks for: embedded (default), etcd, or the standalone yaml file. */
+function openStore(loaded: LoadedConfig, log: Logger): { store: ConfigStore; prefix: string } {
+  const cfg = loaded.config;
+  const d = cfg.deployment;
+  if (d.role === 'data_plane') {
+    const file = path.resolve(loaded.prefix, 'conf/apisix.yaml');
+    return { store: new YamlStore({ file, shown: path.relative(process.cwd(), file) || file, log, prefix: '/apisix' }), prefix: '/apisix' };
+  }
+  if (d.role_traditional.config_provider === 'etcd') {
+    const t = d.etcd.tls;
+    const read = (f: string | undefined): string | undefined => (f === undefined ? undefined : readFileSync(path.resolve(loaded.prefix, f), 'utf8'));
+    const store = new EtcdStore({ conf: d.etcd, log, tls: { cert: read(t?.cert), key: read(t?.key), ca: readTrustedCa(loaded) } });
+    return { store, prefix: store.prefix };
+  }
+  return { store: new EmbeddedStore({ dir: path.resolve(loaded.prefix, cfg.sluice.data_dir) }), prefix: '/apisix' };
+}
+
+/** The first full sync with a shared store waits for it (etcd may start after the gateway), up to `limitMs`. */
+async function startWithRetry(fn: () => Promise<void>, limitMs: number, log: Logger): Promise<void> {
+  const until = Date.now() + limitMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await fn();
+      return;
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError) || Date.now() > until) throw err;
+      if (attempt === 0) log.warn({ err: err.message }, 'config store unavailable at start; retrying');
+      await new Promise((r) => setTimeout(r, Math.min(1000, 100 * 2 ** attempt)));
+    }
+  }
+}
+
 /** apisix.ssl.ssl_trusted_certificate (a path, relative to the prefix), read once at start. */
 function readTrustedCa(loaded: LoadedConfig): string | undefined {
   const f = loaded.config.apisix.ssl.ssl_trusted_certificate;
@@ -56,7 +91,7 @@ export function workerCount(w: number | 'auto'): number {
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const { loaded, log } = opts;
   const cfg = loaded.config;
-  const store = new EmbeddedStore({ dir: path.resolve(loaded.prefix, cfg.sluice.data_dir) });
+  const { store, prefix } = openStore(loaded, log);
   let current = loaded;
   let plugins = new PluginRegistry(ALL_PLUGINS, cfg.stream_plugins);
   const now = opts.now ?? (() => Math.floor(Date.now() / 1000));
@@ -76,7 +111,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     logLevel: opts.logLevel ?? 'warn',
   });
   const builder = new SnapshotBuilder({
-    store, prefix: '/apisix', log, dnsServers: cfg.apisix.dns_resolver, keyring,
+    store, prefix, log, dnsServers: cfg.apisix.dns_resolver, keyring,
     fallbackSni: cfg.apisix.ssl.fallback_sni, trustedCa: readTrustedCa(loaded),
     publish: (snap) => {
       health.sync(snap);
@@ -87,7 +122,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   let control: ControlApi | undefined;
   try {
     await pool.start();
-    await builder.start();
+    await startWithRetry(() => builder.start(), cfg.deployment.etcd.timeout * 2000, log);
     await pool.published(builder.current?.version ?? 0);
     if (cfg.apisix.enable_control) {
       control = await startControlApi(health, cfg.apisix.control.ip, cfg.apisix.control.port);
@@ -97,7 +132,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       const a = cfg.deployment.admin;
       admin = await startAdmin(
         {
-          store, log, prefix: '/apisix',
+          store, log, prefix,
           streamEnabled: () => current.streamEnabled,
           plugins: () => plugins,
           published: (rev) => pool.published(rev),

@@ -1,0 +1,326 @@
+// Config store on a real etcd (v3), shared by several gateways, key layout compatible with APISIX:
+// `<prefix>/<resource>/<id>` with APISIX's JSON values. Spoken over etcd's v3 JSON gateway (HTTP/1.1 + JSON,
+// keys and values base64) with node:http(s): no gRPC stack to install, full control of TLS and timeouts, and the
+// watch is one long streaming POST on the whole prefix.
+// - createdIndex / modifiedIndex are the key's create_revision / mod_revision;
+// - POST ids are the revision of a write to `<prefix>/gen_id` (APISIX's scheme: unique across gateways);
+// - ttl uses a lease; compare-and-set uses a txn on mod_revision;
+// - endpoints are tried in order, a failing one moves to the back (failover); every request has the
+//   deployment.etcd.timeout deadline and fails with StoreUnavailableError;
+// - the watch resumes from the last revision it saw; a compacted revision asks the consumer to resync.
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { EtcdConf } from '../../model/config.ts';
+import type { Logger } from '../../observe/log.ts';
+import {
+  type ConfigStore, type JsonObject, type ListResult, type PutOptions, type PutResult, type StoreItem,
+  type WatchEvent, type WatchHandlers, type Watcher, StoreConflictError, StoreUnavailableError, formatId,
+} from './store.ts';
+
+const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
+const unb64 = (s: string | undefined): string => Buffer.from(s ?? '', 'base64').toString('utf8');
+/** The smallest key greater than every key that starts with `prefix` (etcd's range_end for a prefix). */
+function prefixEnd(prefix: string): string {
+  const buf = Buffer.from(prefix, 'utf8');
+  for (let i = buf.length - 1; i >= 0; i--) {
+    if ((buf[i] as number) < 0xff) {
+      buf[i] = (buf[i] as number) + 1;
+      return buf.subarray(0, i + 1).toString('base64');
+    }
+  }
+  return Buffer.from([0]).toString('base64');
+}
+
+interface Kv { key?: string; value?: string; create_revision?: string; mod_revision?: string }
+interface Header { revision?: string }
+const WATCH_BACKOFF_MS = [100, 250, 500, 1000, 2000] as const;
+
+export interface EtcdTlsFiles {
+  readonly cert?: string;
+  readonly key?: string;
+  readonly ca?: string;
+}
+
+export interface EtcdStoreOptions {
+  readonly conf: EtcdConf;
+  readonly log: Logger;
+  /** PEM contents for deployment.etcd.tls (read by the caller). */
+  readonly tls?: EtcdTlsFiles;
+}
+
+export class EtcdStore implements ConfigStore {
+  readonly kind = 'etcd' as const;
+  readonly prefix: string;
+  readonly #opts: EtcdStoreOptions;
+  readonly #endpoints: URL[];
+  readonly #timeoutMs: number;
+  #token: string | undefined;
+  #closed = false;
+  readonly #watchers = new Set<{ close(): void }>();
+
+  constructor(opts: EtcdStoreOptions) {
+    this.#opts = opts;
+    this.prefix = opts.conf.prefix.replace(/\/+$/, '');
+    this.#endpoints = opts.conf.host.map((h) => new URL(h));
+    this.#timeoutMs = opts.conf.timeout * 1000;
+  }
+
+  #itemOf(kv: Kv): StoreItem | undefined {
+    const key = unb64(kv.key);
+    let value: unknown;
+    try {
+      value = JSON.parse(unb64(kv.value));
+    } catch {
+      return undefined; // APISIX's `init_dir` placeholders and other non-JSON values are not items
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+    return { key, value: value as JsonObject, createdIndex: Number(kv.create_revision ?? 0), modifiedIndex: Number(kv.mod_revision ?? 0) };
+  }
+
+  /** One JSON call with failover across endpoints; throws StoreUnavailableError when none answers in time. */
+  async #call<T>(path: string, body: unknown, allowAuthRetry = true): Promise<T> {
+    if (this.#closed) throw new StoreUnavailableError('store is closed');
+    let lastErr = 'no etcd endpoint configured';
+    for (let i = 0; i < this.#endpoints.length; i++) {
+      const ep = this.#endpoints[0] as URL;
+      try {
+        const { status, json } = await this.#post(ep, path, body, this.#timeoutMs);
+        if (status === 401 || (json as { error?: string }).error?.includes('invalid auth token') === true) {
+          if (allowAuthRetry && this.#opts.conf.user !== undefined) {
+            this.#token = undefined;
+            await this.#authenticate();
+            return await this.#call<T>(path, body, false);
+          }
+        }
+        if (status >= 500 || status === 0) throw new Error(`etcd answered ${status}: ${JSON.stringify(json)}`);
+        if (status !== 200) throw new StoreUnavailableError(`etcd refused ${path}: ${(json as { message?: string }).message ?? status}`);
+        return json as T;
+      } catch (err) {
+        if (err instanceof StoreUnavailableError) throw err;
+        lastErr = `${ep.origin}: ${(err as Error).message}`;
+        this.#endpoints.push(this.#endpoints.shift() as URL); // fail over to the next endpoint
+      }
+    }
+    throw new StoreUnavailableError(`etcd is unreachable (${lastErr})`);
+  }
+
+  async #authenticate(): Promise<void> {
+    const c = this.#opts.conf;
+    if (c.user === undefined || this.#token !== undefined) return;
+    const res = await this.#call<{ token?: string }>('/v3/auth/authenticate', { name: c.user, password: c.password ?? '' }, false);
+    this.#token = res.token;
+  }
+
+  #post(ep: URL, path: string, body: unknown, timeoutMs: number): Promise<{ status: number; json: unknown }> {
+    return new Promise((resolve, reject) => {
+      const data = JSON.stringify(body);
+      const req = this.#request(ep, path, data.length, (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > 64 * 1024 * 1024) { req.destroy(new Error('etcd answer too large')); return; }
+          chunks.push(c);
+        });
+        res.on('end', () => {
+          clearTimeout(timer);
+          let json: unknown = {};
+          try { json = JSON.parse(Buffer.concat(chunks).toString('utf8')); } catch { /* keep {} */ }
+          resolve({ status: res.statusCode ?? 0, json });
+        });
+        res.on('error', (e) => { clearTimeout(timer); reject(e); });
+      });
+      const timer = setTimeout(() => req.destroy(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+      req.on('error', (e) => { clearTimeout(timer); reject(e); });
+      req.end(data);
+    });
+  }
+
+  #request(ep: URL, path: string, length: number, onResponse: (res: IncomingMessage) => void): ReturnType<typeof httpRequest> {
+    const headers: Record<string, string | number> = { 'Content-Type': 'application/json', 'Content-Length': length };
+    if (this.#token !== undefined) headers.Authorization = this.#token;
+    const tls = this.#opts.conf.tls;
+    const base = { host: ep.hostname, port: ep.port === '' ? (ep.protocol === 'https:' ? 443 : 80) : Number(ep.port), path, method: 'POST', headers };
+    if (ep.protocol === 'https:') {
+      return httpsRequest({
+        ...base,
+        rejectUnauthorized: tls?.verify !== false,
+        ...(tls?.sni !== undefined ? { servername: tls.sni } : {}),
+        ...(this.#opts.tls?.ca !== undefined ? { ca: this.#opts.tls.ca } : {}),
+        ...(this.#opts.tls?.cert !== undefined && this.#opts.tls.key !== undefined ? { cert: this.#opts.tls.cert, key: this.#opts.tls.key } : {}),
+      }, onResponse);
+    }
+    return httpRequest(base, onResponse);
+  }
+
+  async get(key: string): Promise<StoreItem | undefined> {
+    await this.#authenticate();
+    const res = await this.#call<{ kvs?: Kv[] }>('/v3/kv/range', { key: b64(key) });
+    const kv = res.kvs?.[0];
+    return kv === undefined ? undefined : this.#itemOf(kv);
+  }
+
+  async list(prefix: string): Promise<ListResult> {
+    await this.#authenticate();
+    const res = await this.#call<{ kvs?: Kv[]; header?: Header }>('/v3/kv/range', { key: b64(prefix), range_end: prefixEnd(prefix) });
+    const items: StoreItem[] = [];
+    for (const kv of res.kvs ?? []) {
+      const it = this.#itemOf(kv);
+      if (it !== undefined) items.push(it);
+    }
+    items.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return { items, revision: Number(res.header?.revision ?? 0) };
+  }
+
+  async revision(): Promise<number> {
+    await this.#authenticate();
+    const res = await this.#call<{ header?: Header }>('/v3/kv/range', { key: b64(`${this.prefix}/`), range_end: prefixEnd(`${this.prefix}/`), count_only: true });
+    return Number(res.header?.revision ?? 0);
+  }
+
+  async put(key: string, value: JsonObject, opts: PutOptions = {}): Promise<PutResult> {
+    await this.#authenticate();
+    let lease: string | undefined;
+    if (opts.ttl !== undefined) {
+      const g = await this.#call<{ ID?: string }>('/v3/lease/grant', { TTL: Math.max(1, Math.ceil(opts.ttl)) });
+      lease = g.ID;
+    }
+    const put = { key: b64(key), value: b64(JSON.stringify(value)), prev_kv: true, ...(lease !== undefined ? { lease } : {}) };
+    let header: Header | undefined;
+    let prevKv: Kv | undefined;
+    if (opts.expectModifiedIndex !== undefined) {
+      const compare = opts.expectModifiedIndex === 0
+        ? { key: b64(key), target: 'VERSION', result: 'EQUAL', version: '0' }
+        : { key: b64(key), target: 'MOD', result: 'EQUAL', mod_revision: String(opts.expectModifiedIndex) };
+      const res = await this.#call<{ succeeded?: boolean; header?: Header; responses?: { response_put?: { prev_kv?: Kv } }[] }>(
+        '/v3/kv/txn', { compare: [compare], success: [{ request_put: put }] });
+      if (res.succeeded !== true) throw new StoreConflictError(`compare failed for ${key}`);
+      header = res.header;
+      prevKv = res.responses?.[0]?.response_put?.prev_kv;
+    } else {
+      const res = await this.#call<{ header?: Header; prev_kv?: Kv }>('/v3/kv/put', put);
+      header = res.header;
+      prevKv = res.prev_kv;
+    }
+    const rev = Number(header?.revision ?? 0);
+    const prev = prevKv !== undefined ? this.#itemOf(prevKv) : undefined;
+    const created = prevKv !== undefined ? Number(prevKv.create_revision ?? rev) : rev;
+    return { item: { key, value: structuredClone(value), createdIndex: created, modifiedIndex: rev }, prev };
+  }
+
+  async delete(key: string): Promise<StoreItem | undefined> {
+    await this.#authenticate();
+    const res = await this.#call<{ deleted?: string; prev_kvs?: Kv[] }>('/v3/kv/deleterange', { key: b64(key), prev_kv: true });
+    if (Number(res.deleted ?? 0) === 0) return undefined;
+    const kv = res.prev_kvs?.[0];
+    return kv !== undefined ? this.#itemOf(kv) : { key, value: {}, createdIndex: 0, modifiedIndex: 0 };
+  }
+
+  /** APISIX's ids: the revision of a write to `<prefix>/gen_id`, 20 digits — unique across every gateway. */
+  async nextId(): Promise<string> {
+    await this.#authenticate();
+    const res = await this.#call<{ header?: Header }>('/v3/kv/put', { key: b64(`${this.prefix}/gen_id`), value: b64('1') });
+    return formatId(Number(res.header?.revision ?? 0));
+  }
+
+  watch(fromRevision: number, handlers: WatchHandlers): Watcher {
+    let closed = false;
+    let next = fromRevision + 1;
+    let attempt = 0;
+    let current: ReturnType<typeof httpRequest> | undefined;
+    let retryTimer: NodeJS.Timeout | undefined;
+    const log = this.#opts.log;
+    const start = (): void => {
+      if (closed || this.#closed) return;
+      const ep = this.#endpoints[0] as URL;
+      const body = JSON.stringify({ create_request: { key: b64(`${this.prefix}/`), range_end: prefixEnd(`${this.prefix}/`), start_revision: String(next) } });
+      let buf = '';
+      const retry = (why: string): void => {
+        if (closed || this.#closed) return;
+        current = undefined;
+        if (attempt === 0) log.warn({ endpoint: ep.origin, why }, 'etcd watch interrupted; the data plane keeps its config; reconnecting');
+        this.#endpoints.push(this.#endpoints.shift() as URL);
+        const delay = WATCH_BACKOFF_MS[Math.min(attempt++, WATCH_BACKOFF_MS.length - 1)];
+        retryTimer = setTimeout(start, delay);
+      };
+      const req = this.#request(ep, '/v3/watch', body.length, (res) => {
+        if (res.statusCode !== 200) {
+          res.resume();
+          retry(`status ${res.statusCode ?? 0}`);
+          return;
+        }
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          buf += chunk;
+          if (buf.length > 64 * 1024 * 1024) { req.destroy(new Error('watch message too large')); return; }
+          let nl: number;
+          while ((nl = buf.indexOf('\n')) >= 0) {
+            const line = buf.slice(0, nl).trim();
+            buf = buf.slice(nl + 1);
+            if (line !== '') this.#onWatchLine(line, handlers, (rev) => { next = rev + 1; }, () => { closed = true; req.destroy(); });
+          }
+        });
+        res.on('end', () => retry('stream ended'));
+        res.on('error', (e) => retry(e.message));
+      });
+      req.on('response', () => { if (attempt > 0) log.info({ endpoint: ep.origin }, 'etcd watch reconnected'); attempt = 0; });
+      req.on('error', (e) => retry(e.message));
+      req.end(body);
+      current = req;
+    };
+    const w = {
+      close: () => {
+        closed = true;
+        if (retryTimer !== undefined) clearTimeout(retryTimer);
+        current?.destroy();
+        this.#watchers.delete(w);
+      },
+    };
+    this.#watchers.add(w);
+    this.#authenticate().then(start, (err: unknown) => {
+      log.warn({ err: (err as Error).message }, 'etcd authentication failed; watch retries');
+      retryTimer = setTimeout(start, 1000);
+    });
+    return w;
+  }
+
+  #onWatchLine(line: string, handlers: WatchHandlers, advance: (rev: number) => void, stop: () => void): void {
+    let msg: { result?: { header?: Header; events?: { type?: string; kv?: Kv }[]; compact_revision?: string; canceled?: boolean; created?: boolean }; error?: unknown };
+    try {
+      msg = JSON.parse(line) as typeof msg;
+    } catch {
+      return;
+    }
+    const r = msg.result;
+    if (r === undefined) return;
+    if (r.compact_revision !== undefined && Number(r.compact_revision) > 0) {
+      stop();
+      handlers.onResync(`etcd compacted up to revision ${r.compact_revision}`);
+      return;
+    }
+    if (r.canceled === true) {
+      stop();
+      handlers.onResync('etcd canceled the watch');
+      return;
+    }
+    const evs: WatchEvent[] = [];
+    for (const e of r.events ?? []) {
+      const kv = e.kv;
+      if (kv === undefined) continue;
+      const rev = Number(kv.mod_revision ?? r.header?.revision ?? 0);
+      if (e.type === 'DELETE') evs.push({ type: 'delete', revision: rev, key: unb64(kv.key) });
+      else {
+        const item = this.#itemOf(kv);
+        if (item !== undefined) evs.push({ type: 'put', revision: rev, item });
+      }
+      advance(rev);
+    }
+    if (evs.length > 0) handlers.onEvents(evs);
+  }
+
+  close(): Promise<void> {
+    this.#closed = true;
+    for (const w of [...this.#watchers]) w.close();
+    return Promise.resolve();
+  }
+}
