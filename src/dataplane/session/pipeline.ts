@@ -5,6 +5,7 @@ import type { Logger } from '../../observe/log.ts';
 import { connectPhase, type ConnectDeps } from '../phases/connect.ts';
 import { matchPhase } from '../phases/match.ts';
 import { relay } from '../phases/relay.ts';
+import { EarlyBytes } from '../phases/early.ts';
 import { peekClientHello, terminateTls, type Peeked } from '../phases/tls.ts';
 import type { SniMode } from '../router/router.ts';
 import type { WorkerStats } from '../state/stats.ts';
@@ -40,11 +41,16 @@ export async function runSession(s: Session, deps: PipelineDeps): Promise<void> 
       else if (s.sni !== undefined) sniMode = 'peek';
     }
     if (v === 'continue') v = matchPhase(s, sniMode);
-    if (v === 'continue') v = await connectPhase(s, deps);
+    let early: EarlyBytes | undefined;
+    if (v === 'continue') {
+      early = new EarlyBytes(s.client, peeked?.prefix, peeked?.ended ?? false);
+      v = await connectPhase(s, deps);
+    }
+    const prefix = early?.stop();
     if (v === 'continue' && s.upstreamSocket !== undefined && s.upstream !== undefined) {
       s.action = 'proxying';
       const t = s.upstream.conf.timeout;
-      const r = await relay(s.client, s.upstreamSocket, Math.max(t.send, t.read) * 1000, peeked?.prefix, peeked?.ended ?? false);
+      const r = await relay(s.client, s.upstreamSocket, Math.max(t.send, t.read) * 1000, prefix, early?.ended ?? false);
       reason = r.reason;
       s.bytesFromClient = r.bytesFromClient;
       s.bytesToClient = r.bytesToClient;
