@@ -169,6 +169,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       pool.setSettings({ maxConnections: now.sluice.max_connections, udpMaxSessions: now.sluice.udp_max_sessions, udpSessionTimeout: now.sluice.udp_session_timeout });
       problems.push(...await pool.setListeners(next.streamEnabled ? next.listeners : []));
       builder.setTlsSettings(now.apisix.ssl.fallback_sni, readTrustedCa(next));
+      const a = now.deployment.admin;
+      admin?.update({ keys: a.admin_key, keyRequired: a.admin_key_required, allow: a.allow_admin });
       return problems;
     },
     async close() {

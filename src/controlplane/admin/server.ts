@@ -22,6 +22,8 @@ export interface AdminServerOptions {
 export interface AdminServer {
   readonly server: Server;
   readonly port: number;
+  /** SIGHUP: new keys, key requirement and allow list apply to the next request (the address stays). */
+  update(opts: Pick<AdminServerOptions, 'keys' | 'keyRequired' | 'allow'>): void;
   close(): Promise<void>;
 }
 
@@ -128,8 +130,9 @@ function hasNonFinite(v: unknown): boolean {
   return false;
 }
 
-export async function startAdminServer(ctx: AdminContext, routes: AdminRoutes, opts: AdminServerOptions): Promise<AdminServer> {
-  const allow = CidrSet.parse(opts.allow);
+export async function startAdminServer(ctx: AdminContext, routes: AdminRoutes, initial: AdminServerOptions): Promise<AdminServer> {
+  let opts = initial;
+  let allow = CidrSet.parse(opts.allow);
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     let url: URL;
     try {
@@ -205,6 +208,11 @@ export async function startAdminServer(ctx: AdminContext, routes: AdminRoutes, o
   return {
     server,
     port,
+    update(next) {
+      const nextAllow = CidrSet.parse(next.allow);
+      opts = { ...opts, ...next };
+      allow = nextAllow;
+    },
     close: () => new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();
