@@ -2,6 +2,7 @@
 import type { LoadedConfig } from '../model/config.ts';
 import { createLogger } from '../observe/log.ts';
 import { ConfigError, loadConfig } from '../controlplane/config/load.ts';
+import { checkStartSafety } from '../controlplane/config/safety.ts';
 import { startGateway } from './gateway.ts';
 
 /** `configArg`: the -c value `start` was given, so that SIGHUP re-reads the very same file. */
@@ -33,6 +34,12 @@ export async function runGateway(loaded: LoadedConfig, version: string, configAr
         const msg = err instanceof ConfigError ? err.message : String(err);
         process.stderr.write(`${msg}\n`);
         log.error({ error: msg }, 'SIGHUP: new config rejected; the running config stays');
+        return;
+      }
+      const unsafe = checkStartSafety(next);
+      if (unsafe !== undefined) {
+        process.stderr.write(`${unsafe}\n`);
+        log.error({ error: unsafe }, 'SIGHUP: new config rejected; the running config stays');
         return;
       }
       for (const w of next.warnings) log.warn(w);
