@@ -4,9 +4,12 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { ListenerSpec } from '../../model/config.ts';
 
+/** Per-socket buffer high-water mark: one 64 KiB read fits before write() asks the other side to pause. */
+export const SOCKET_HWM = 64 * 1024;
+
 export function listenTcp(spec: ListenerSpec, port: number, onConnection: (s: Socket) => void): Promise<Server> {
   const attempt = (host: string): Promise<Server> => new Promise((resolve, reject) => {
-    const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, onConnection);
+    const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true, highWaterMark: SOCKET_HWM }, onConnection);
     server.once('error', reject);
     server.listen({ host, port, reusePort: true, ipv6Only: false, backlog: 4096 }, () => {
       server.off('error', reject);

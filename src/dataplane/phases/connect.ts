@@ -1,11 +1,12 @@
 // Phase: pick a node and dial it; on a connect failure retry another node not yet tried, within `retries` and the
 // `retry_timeout` deadline; `timeout.connect` bounds each attempt. Never retries once bytes have flowed (the relay
 // has not started yet when this phase runs).
-import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as netConnect, isIP, type NetConnectOpts, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { UpstreamTlsConf } from '../../model/snapshot.ts';
 import type { ConnectOutcome, PickContext, UpstreamNode } from '../balancers/balancer.ts';
 import type { NodeTable } from '../../lib/node-table.ts';
+import { SOCKET_HWM } from '../listen/tcp.ts';
 import type { EndReason, Verdict } from '../session/end.ts';
 import type { Session } from '../session/session.ts';
 
@@ -14,7 +15,9 @@ type DialResult = { ok: true; socket: Socket } | { ok: false; reason: 'ConnectFa
 /** One connect attempt, resolved (never rejected) with the socket or the failure. */
 export function dial(ip: string, port: number, timeoutMs: number): Promise<DialResult> {
   return new Promise((resolve) => {
-    const sock = netConnect({ host: ip, port, allowHalfOpen: true, noDelay: true });
+    // highWaterMark reaches the socket's Duplex (Node passes the options through); @types/node does not list it.
+    const opts: NetConnectOpts & { highWaterMark: number } = { host: ip, port, allowHalfOpen: true, noDelay: true, highWaterMark: SOCKET_HWM };
+    const sock = netConnect(opts);
     let done = false;
     const finish = (r: DialResult): void => {
       if (done) return;
