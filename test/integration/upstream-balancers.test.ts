@@ -7,7 +7,7 @@
 //   (open + 1) / weight, with one worker or two (the counts are gateway-wide).
 import { test, type TestContext } from 'node:test';
 import { startTestGateway, type TestGateway } from '../fixtures/gateway.ts';
-import { ask, askMany, hold, put, tally, upstreams, waitFor, type Upstream } from '../fixtures/upstream-helpers.ts';
+import { ask, askMany, deadPort, hold, put, tally, upstreams, waitFor, type Upstream } from '../fixtures/upstream-helpers.ts';
 
 const LETTERS = 'abcdefgh';
 
@@ -109,6 +109,30 @@ for (const c of FALLBACK) {
     t.assert.deepStrictEqual(got, want);
   });
 }
+
+test('upstream chash: a refused node\'s clients go where they would if it were not configured; the others stay', async (t: TestContext) => {
+  t.plan(3);
+  const servers = await upstreams(t, 3);
+  const dead = await deadPort();
+  const g = await startTestGateway(t, {}, { listeners: [{}] });
+  const name = namer(servers);
+  const ring = (withDead: boolean): Record<string, number> => ({ ...nodesOf('map', servers, [1, 1, 1]) as Record<string, number>, ...(withDead ? { [`127.0.0.1:${dead}`]: 1 } : {}) });
+  const run = async (withDead: boolean, retries?: number): Promise<string[]> => {
+    await put(g, 'stream_routes/1', { upstream: { type: 'chash', key: 'remote_addr', nodes: ring(withDead), ...(retries !== undefined ? { retries } : {}) } });
+    const out: string[] = [];
+    for (const src of SOURCES) out.push(name((await ask(g.listenerPort(), { localAddress: src })).data));
+    return out;
+  };
+  const withDead = await run(true);
+  const without = await run(false);
+  // without retries, the dead node's clients are closed: some of the 24 addresses do hash to it
+  const noRetry = await run(true, 0);
+  // every client got an answer (the keys on the dead node's points walked on to the next node), and exactly the
+  // one it gets from the ring without the dead node (removing a node moves only its own keys)
+  t.assert.ok(withDead.every((x) => x.length === 1), withDead.join(' '));
+  t.assert.deepStrictEqual(withDead, without);
+  t.assert.ok(noRetry.includes('-'), noRetry.join(' '));
+});
 
 // ---- least_conn -------------------------------------------------------------------------------------------------
 

@@ -71,6 +71,11 @@ const CASES: readonly Case[] = [
     name: 'passive thresholds for passive results', checks: { active: { type: 'tcp' }, passive: { unhealthy: { tcp_failures: 3 } } }, source: 'passive',
     results: 'tcp tcp tcp', status: 'unhealthy', counter: [0, 3, 0, 0], logs: ['unhealthy: 3 passive tcp failures, last: tcp connect failed: ECONNREFUSED'],
   },
+  {
+    name: 'passive successes (default 5) bring a node back', checks: { active: { type: 'tcp' }, passive: {} }, source: 'passive',
+    results: 'tcp tcp ok ok ok ok ok', status: 'healthy', counter: [5, 0, 0, 0],
+    logs: ['unhealthy: 2 passive tcp failures, last: tcp connect failed: ECONNREFUSED', 'healthy: 5 passive successes'],
+  },
   { name: 'passive defaults: 7 timeouts', checks: { active: { type: 'tcp' }, passive: {} }, source: 'passive', results: 'tmo tmo tmo tmo tmo tmo', status: 'mostly_healthy', counter: [0, 0, 6, 0], logs: [] },
   { name: 'a threshold of 0 turns the counter off', checks: { active: { type: 'tcp' }, passive: { unhealthy: { tcp_failures: 0 } } }, source: 'passive', results: 'tcp tcp tcp tcp', status: 'healthy', counter: [0, 0, 0, 0], logs: [] },
 ];
