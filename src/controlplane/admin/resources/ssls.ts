@@ -35,10 +35,22 @@ export function checkPair(cert: unknown, key: unknown, keyring: Keyring, which: 
   if (!x509.checkPrivateKey(pkey)) throw adminError('SSL_KEY_MISMATCH', { cert: which.cert, key: which.key });
 }
 
+/**
+ * The stored form of a private key: encrypted with the keyring's first key. A value already encrypted (a PATCH
+ * keeps the stored one) is decrypted first, so that any write of an item moves its keys to the current first key:
+ * that is what lets an operator drop an old key after rotating (docs/tls.md). The checks have already proved that
+ * the value decrypts; if it did not, it is kept as it is.
+ */
+export function storedKey(keyring: Keyring, k: string): string {
+  if (!keyring.enabled) return k; // encryption off: a new key stays as sent, a stored one stays encrypted
+  const plain = keyring.decrypt(k);
+  return plain === undefined ? k : keyring.encrypt(plain);
+}
+
 function encryptAll(conf: JsonObject, keyring: Keyring): JsonObject {
   const out = { ...conf };
-  if (typeof out.key === 'string') out.key = keyring.encrypt(out.key);
-  if (Array.isArray(out.keys)) out.keys = out.keys.map((k) => (typeof k === 'string' ? keyring.encrypt(k) : k));
+  if (typeof out.key === 'string') out.key = storedKey(keyring, out.key);
+  if (Array.isArray(out.keys)) out.keys = out.keys.map((k) => (typeof k === 'string' ? storedKey(keyring, k) : k));
   return out;
 }
 
@@ -98,7 +110,7 @@ export function upstreamKeyHooks(keyring: Keyring, nested: boolean): Pick<Resour
     return nested ? { ...conf, upstream: newUp } : newUp;
   };
   return {
-    beforeStore: (conf) => map(conf, (k) => keyring.encrypt(k)),
+    beforeStore: (conf) => map(conf, (k) => storedKey(keyring, k)),
     present: (value) => map(value, () => undefined),
   };
 }
