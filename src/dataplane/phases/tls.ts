@@ -39,10 +39,12 @@ export async function terminateTls(s: Session, deadline: number, now: () => numb
   s.action = 'TLS handshake';
   s.client.unshift(pre.buf);
   const raw = s.client;
+  // No SNICallback: the context is already the SNI's. Node's SNI path (SSL_set_SSL_CTX + UseSNIContext) copies only
+  // the context's current certificate and key onto the connection, which would drop all but the last of an SSL's
+  // certs/keys (e.g. the ECDSA half of an RSA + ECDSA pair) (issue 6).
   const tls = new TLSSocket(raw, {
     isServer: true,
     secureContext: entry.context,
-    SNICallback: (_name, cb) => cb(null, entry.context),
     requestCert: entry.mtls,
     rejectUnauthorized: entry.mtls,
   });

@@ -2,9 +2,33 @@
 // exact name > `*.x.com` (exactly one label) > `*`; a client without SNI gets apisix.ssl.fallback_sni's certificate.
 // Contexts are reused across snapshots while their SSL object is unchanged. Each context has its own session
 // ticket keys and session id context, so a session resumed under one SNI cannot skip another SNI's client-CA check.
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { SnapshotData, SslConf } from '../../model/snapshot.ts';
+
+/**
+ * `cert` + `certs` paired with `key` + `keys`, one pair per key type (APISIX's `certs` are for serving, say, RSA and
+ * ECDSA certificates for the same names). Two pairs of the same type: the later one wins, as in APISIX, which sets
+ * them one after the other on the connection. Node's createSecureContext sets every cert before every key, so two
+ * certificates of one type would leave the first key without its certificate and fail the whole SSL.
+ */
+function pairsByKeyType(certs: readonly string[], keys: readonly string[]): { cert: string[]; key: string[] } {
+  const byType = new Map<string, { cert: string; key: string }>();
+  certs.forEach((cert, i) => {
+    const key = keys[i];
+    if (key === undefined) return;
+    let type: string;
+    try {
+      type = new X509Certificate(cert).publicKey.asymmetricKeyType ?? `#${i}`;
+    } catch {
+      type = `#${i}`; // createSecureContext reports it
+    }
+    byType.delete(type);
+    byType.set(type, { cert, key });
+  });
+  const pairs = [...byType.values()];
+  return { cert: pairs.map((p) => p.cert), key: pairs.map((p) => p.key) };
+}
 
 export class CertEntry {
   readonly conf: SslConf;
@@ -13,9 +37,10 @@ export class CertEntry {
   constructor(conf: SslConf) {
     this.conf = conf;
     this.mtls = conf.clientCa !== undefined;
+    const { cert, key } = pairsByKeyType(conf.certs, conf.keys);
     this.context = createSecureContext({
-      cert: conf.certs.length === 1 ? conf.certs[0] : [...conf.certs],
-      key: conf.keys.length === 1 ? conf.keys[0] : [...conf.keys],
+      cert: cert.length === 1 ? cert[0] : cert,
+      key: key.length === 1 ? key[0] : key,
       ...(conf.clientCa !== undefined ? { ca: conf.clientCa } : {}),
       sessionIdContext: createHash('sha256').update(`sluice-ssl-${conf.id}`).digest('hex').slice(0, 32),
     });
