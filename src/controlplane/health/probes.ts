@@ -86,10 +86,14 @@ export function udpProbe(ip: string, port: number, timeoutMs: number, payload: B
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      sock.close();
+      try { sock.close(); } catch { /* already closed */ }
       resolve(r);
     };
     const timer = setTimeout(() => done({ kind: 'timeout', why: `no udp reply within ${timeoutMs} ms` }), timeoutMs);
+    // A probe waiting for a reply must not keep the process alive: a stopped checker does not cancel the probes in
+    // flight, and with a long `timeout` a closed gateway would otherwise linger that long (issue 7).
+    timer.unref();
+    sock.unref();
     sock.on('error', (err: NodeJS.ErrnoException) => done({ kind: 'tcp_failure', why: `udp probe failed: ${err.code ?? err.message}` }));
     sock.on('message', (msg) => {
       if (msg.subarray(0, expect.length).equals(expect)) done({ kind: 'success' });
