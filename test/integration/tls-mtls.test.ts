@@ -1,0 +1,96 @@
+// mTLS on a `tls: true` listener (issue 6, CONTRACT §4): an SSL with `client: {ca, depth}` requires a client
+// certificate from that CA within that depth, in the handshake; a missing, foreign or too deep one fails it and no
+// byte is proxied. SNIs without `client` never ask for one. Session resumption must not skip the check: a session
+// from another SNI, or from a handshake that the check refused, does not get a client in.
+import { test, type TestContext } from 'node:test';
+import type { SecureVersion } from 'node:tls';
+import { startTestGateway, type TestGateway } from '../fixtures/gateway.ts';
+import { sslBody, testCerts, tlsAsk, type Pem, type TlsReply } from '../fixtures/certs.ts';
+import { endReasons, put, scriptedUpstream, type Upstream } from '../fixtures/upstream-helpers.ts';
+
+const certs = testCerts();
+const S = certs.server;
+const C = certs.client;
+/** The deep client's leaf alone, without the intermediate that links it to the CA. */
+const deepLeafOnly: Pem = { ...C.deep, cert: C.deep.cert.slice(0, C.deep.cert.indexOf('-----END CERTIFICATE-----') + 26) };
+
+/**
+ * test.com: no mTLS; mtls.test.com: client CA, depth 1 (a leaf signed by the CA); deep.test.com: the same CA,
+ * depth 2 (a leaf signed by an intermediate of the CA, which the client sends).
+ */
+async function mtlsGateway(t: TestContext): Promise<{ g: TestGateway; echo: Upstream }> {
+  const echo = await scriptedUpstream(t, (s) => { s.pipe(s); });
+  const g = await startTestGateway(t, {}, { listeners: [{ tls: true }] });
+  await put(g, 'ssls/plain', sslBody(S.exact, 'test.com'));
+  await put(g, 'ssls/mtls', sslBody(S.mtls, 'mtls.test.com', { client: { ca: certs.ca.cert, depth: 1 } }));
+  await put(g, 'ssls/deep', sslBody(S.mtls, 'deep.test.com', { client: { ca: certs.ca.cert, depth: 2 } }));
+  await put(g, 'stream_routes/1', { upstream: { type: 'roundrobin', nodes: { [echo.node]: 1 } } });
+  return { g, echo };
+}
+
+function ask(g: TestGateway, sni: string, client: Pem | undefined, version: SecureVersion, session?: Buffer): Promise<TlsReply> {
+  return tlsAsk(g.listenerPort(), {
+    servername: sni, ...(client !== undefined ? { cert: client.cert, key: client.key } : {}), maxVersion: version,
+    ...(session !== undefined ? { session } : {}), send: 'ping', until: 4, timeoutMs: 3000,
+  });
+}
+
+const cases: { sni: string; client: Pem | undefined; ok: boolean; why: string }[] = [
+  { sni: 'mtls.test.com', client: C.good, ok: true, why: 'a client certificate from the CA' },
+  { sni: 'mtls.test.com', client: undefined, ok: false, why: 'no client certificate' },
+  { sni: 'mtls.test.com', client: C.foreign, ok: false, why: 'a client certificate from another CA' },
+  { sni: 'mtls.test.com', client: C.deep, ok: false, why: 'chain depth 2 > client.depth 1' },
+  { sni: 'deep.test.com', client: C.deep, ok: true, why: 'chain depth 2 within client.depth 2' },
+  { sni: 'deep.test.com', client: C.good, ok: true, why: 'depth 1 within client.depth 2' },
+  { sni: 'deep.test.com', client: deepLeafOnly, ok: false, why: 'the leaf without its intermediate does not chain to the CA' },
+  { sni: 'deep.test.com', client: C.foreign, ok: false, why: 'another CA' },
+  { sni: 'test.com', client: undefined, ok: true, why: 'an SNI without client.ca asks for nothing' },
+  { sni: 'test.com', client: C.foreign, ok: true, why: 'an SNI without client.ca checks nothing' },
+];
+
+for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
+  test(`mTLS (${version}): client certificates by CA and depth; a refused client gets no byte through`, async (t: TestContext) => {
+    t.plan(cases.length + 2);
+    const { g, echo } = await mtlsGateway(t);
+    for (const c of cases) {
+      const r = await ask(g, c.sni, c.client, version);
+      t.assert.strictEqual(r.data === 'ping', c.ok, `${c.sni}: ${c.why} (got ${JSON.stringify(r.data)}, ${r.error ?? 'no error'})`);
+    }
+    const good = cases.filter((c) => c.ok).length;
+    t.assert.strictEqual(echo.accepted(), good, 'only accepted clients reach the upstream');
+    t.assert.deepStrictEqual(await endReasons(g), { Done: good, HandshakeFailed: cases.length - good });
+  });
+
+  test(`mTLS (${version}): a session from a non-mTLS SNI resumes there, but not on the mTLS SNI`, async (t: TestContext) => {
+    t.plan(5);
+    const { g, echo } = await mtlsGateway(t);
+    const first = await ask(g, 'test.com', undefined, version);
+    t.assert.ok(first.data === 'ping' && first.session !== undefined, 'a session from test.com');
+    const again = await ask(g, 'test.com', undefined, version, first.session);
+    t.assert.deepStrictEqual([again.data, again.reused], ['ping', true], 'it resumes on test.com (the ticket is good)');
+    const other = await ask(g, 'mtls.test.com', undefined, version, first.session);
+    t.assert.strictEqual(other.data, '', `no byte through on mtls.test.com without a client certificate (${other.error ?? ''})`);
+    t.assert.strictEqual(other.reused, false, 'the session was not resumed there');
+    t.assert.strictEqual(echo.accepted(), 2);
+  });
+
+  test(`mTLS (${version}): a session resumed on the mTLS SNI it was made on, with a good certificate, is accepted`, async (t: TestContext) => {
+    t.plan(3);
+    const { g } = await mtlsGateway(t);
+    const first = await ask(g, 'mtls.test.com', C.good, version);
+    t.assert.ok(first.data === 'ping' && first.session !== undefined, 'a session from mtls.test.com with a good certificate');
+    const again = await ask(g, 'mtls.test.com', undefined, version, first.session);
+    t.assert.strictEqual(again.data, 'ping', 'resumed without sending the certificate again (it is in the session)');
+    t.assert.strictEqual(again.reused, true);
+  });
+
+  test(`mTLS (${version}): a session handed out by a handshake that the depth check refused does not get in later`, async (t: TestContext) => {
+    t.plan(3);
+    const { g, echo } = await mtlsGateway(t);
+    const refused = await ask(g, 'mtls.test.com', C.deep, version);
+    t.assert.strictEqual(refused.data, '', 'depth 2 > 1: refused');
+    const later = await ask(g, 'mtls.test.com', undefined, version, refused.session);
+    t.assert.strictEqual(later.data, '', `resuming ${refused.session === undefined ? '(no session was handed out)' : 'its session'} gets nothing through either`);
+    t.assert.strictEqual(echo.accepted(), 0);
+  });
+}
