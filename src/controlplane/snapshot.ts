@@ -19,6 +19,7 @@ type ResourceName = (typeof RESOURCES)[number];
 const SCHEMAS: Record<ResourceName, Schema> = { stream_routes: streamRouteSchema, upstreams: upstreamSchema, services: serviceSchema, ssls: sslSchema };
 
 export const DEFAULT_TIMEOUT = { connect: 60, send: 600, read: 600 } as const;
+const DNS_WAIT_MS = 300;
 
 function isObject(v: unknown): v is JsonObject {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -325,7 +326,11 @@ export class SnapshotBuilder {
     for (const { value } of upstreams.values()) collect(value);
     for (const { value } of services.values()) collect(value.upstream);
     for (const { value } of routes.values()) collect(value.upstream);
-    await this.#dns.prepare(hosts);
+    // A config change must be in force within 1 s: wait for new domains at most DNS_WAIT_MS; an answer that comes
+    // later triggers another build.
+    const resolving = this.#dns.prepare(hosts);
+    const inTime = await Promise.race([resolving.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), DNS_WAIT_MS).unref())]);
+    if (!inTime) void resolving.then(() => this.#schedule());
     this.#usedSlots.clear();
     const outUps: Record<string, UpstreamConf> = {};
     const useUpstreamId = (id: string, from: string): string | undefined => {
@@ -379,6 +384,8 @@ export class SnapshotBuilder {
         serviceId,
       });
     }
+    // Upstreams no route uses are in the snapshot too: their health checkers run from the moment they exist.
+    for (const id of upstreams.keys()) useUpstreamId(id, `upstreams/${id}`);
     outRoutes.sort((a, b) => a.createdIndex - b.createdIndex);
     const snap: SnapshotData = deepFreeze({
       version: this.#revision, routes: outRoutes, upstreams: outUps, ssls: this.#ssls(),

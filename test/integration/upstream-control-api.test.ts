@@ -88,6 +88,7 @@ test('control api: a checker goes when its upstream loses its checks or is delet
   const del = await g.admin('DELETE', '/apisix/admin/stream_routes/by-id');
   t.assert.equal(del.status, 200);
   await g.admin('DELETE', '/apisix/admin/upstreams/u1');
-  const gone = await waitFor(async () => ((await control(g, '/v1/healthcheck')).json as Checker[]).length === 0, 1000);
+  // APISIX answers an empty Lua table, which cjson encodes as {}.
+  const gone = await waitFor(async () => JSON.stringify((await control(g, '/v1/healthcheck')).json) === '{}', 1000);
   t.assert.ok(gone.ok);
 });

@@ -52,7 +52,7 @@ export const ERRORS = {
   // ssls: certificates and keys (checked after the schema)
   SSL_BAD_CERT: { status: 400, msg: 'failed to parse {field}: {reason}' },
   SSL_BAD_KEY: { status: 400, msg: 'failed to parse {field}: {reason}' },
-  SSL_KEY_MISMATCH: { status: 400, msg: '{key} does not match {cert}: the private key is not the certificate\'s' },
+  SSL_KEY_MISMATCH: { status: 400, msg: 'the private key in {field} does not match its certificate' },
   SSL_CERTS_KEYS_COUNT: { status: 400, msg: 'mismatched number of certs and keys' },
   SSL_UNDECRYPTABLE: { status: 400, msg: 'failed to decrypt {field} with apisix.data_encryption.keyring' },
   SSL_SECRET_REF: { status: 400, msg: '{field}: secret references ($secret://, $env://) are not supported by Sluice' },

@@ -43,7 +43,9 @@ export async function startControlApi(health: HealthManager, host: string, port:
       return;
     }
     if (segs.length === 2) {
-      send(res, 200, health.checkers().map(render));
+      const all = health.checkers().map(render);
+      // APISIX renders an empty Lua table, which cjson encodes as {}.
+      send(res, 200, all.length === 0 ? {} : all);
       return;
     }
     const [res3, id] = [segs[2], segs[3]];

@@ -33,7 +33,12 @@ function prefixEnd(prefix: string): string {
 
 interface Kv { key?: string; value?: string; create_revision?: string; mod_revision?: string }
 interface Header { revision?: string }
-const WATCH_BACKOFF_MS = [100, 250, 500, 1000, 2000] as const;
+// Capped at 1 s: a gateway must be back in step within 2 s of etcd's return (CONTRACT §3), whatever the outage's length.
+const WATCH_BACKOFF_MS = [100, 250, 500, 1000] as const;
+/** Resource directories Sluice reads; APISIX's others under the prefix (routes, consumers, ...) are noted and ignored. */
+const STREAM_DIRS: ReadonlySet<string> = new Set(['stream_routes', 'upstreams', 'services', 'ssls', 'plugin_metadata']);
+/** The value APISIX writes at `<prefix>/<resource>/` when it initialises etcd (not an item). */
+const INIT_DIR = 'init_dir';
 
 export interface EtcdTlsFiles {
   readonly cert?: string;
@@ -57,6 +62,8 @@ export class EtcdStore implements ConfigStore {
   #token: string | undefined;
   #closed = false;
   readonly #watchers = new Set<{ close(): void }>();
+  /** Skipped keys (and foreign resource directories) already logged, so each is reported once, not on every list. */
+  readonly #noted = new Set<string>();
 
   constructor(opts: EtcdStoreOptions) {
     this.#opts = opts;
@@ -65,15 +72,35 @@ export class EtcdStore implements ConfigStore {
     this.#timeoutMs = opts.conf.timeout * 1000;
   }
 
+  /** Logs once per `id` (bounded), at warn for the user's broken stream config, at info for APISIX's other keys. */
+  #note(id: string, level: 'warn' | 'info', key: string, msg: string): void {
+    if (this.#noted.has(id)) return;
+    if (this.#noted.size > 10_000) this.#noted.clear();
+    this.#noted.add(id);
+    this.#opts.log[level]({ key }, msg);
+  }
+
   #itemOf(kv: Kv): StoreItem | undefined {
     const key = unb64(kv.key);
+    const rest = key.startsWith(`${this.prefix}/`) ? key.slice(this.prefix.length + 1) : '';
+    const dir = rest.includes('/') ? rest.slice(0, rest.indexOf('/')) : undefined;
+    const ours = dir !== undefined && STREAM_DIRS.has(dir);
+    if (dir !== undefined && !ours) {
+      this.#note(`dir ${dir}`, 'info', key, `etcd: ${this.prefix}/${dir}/ is not a stream resource (APISIX's HTTP config?); ignored`);
+    }
+    const raw = unb64(kv.value);
     let value: unknown;
     try {
-      value = JSON.parse(unb64(kv.value));
+      value = JSON.parse(raw);
     } catch {
-      return undefined; // APISIX's `init_dir` placeholders and other non-JSON values are not items
+      value = undefined; // APISIX's `init_dir` placeholders and other non-JSON values are not items
     }
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      if (ours && raw !== INIT_DIR) {
+        this.#note(`${key} ${kv.mod_revision ?? ''}`, 'warn', key, `etcd: ${key}: skipped: the value is not a JSON object`);
+      }
+      return undefined;
+    }
     return { key, value: value as JsonObject, createdIndex: Number(kv.create_revision ?? 0), modifiedIndex: Number(kv.mod_revision ?? 0) };
   }
 
@@ -114,7 +141,7 @@ export class EtcdStore implements ConfigStore {
   #post(ep: URL, path: string, body: unknown, timeoutMs: number): Promise<{ status: number; json: unknown }> {
     return new Promise((resolve, reject) => {
       const data = JSON.stringify(body);
-      const req = this.#request(ep, path, data.length, (res) => {
+      const req = this.#request(ep, path, Buffer.byteLength(data), (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (c: Buffer) => {
@@ -235,15 +262,18 @@ export class EtcdStore implements ConfigStore {
       const ep = this.#endpoints[0] as URL;
       const body = JSON.stringify({ create_request: { key: b64(`${this.prefix}/`), range_end: prefixEnd(`${this.prefix}/`), start_revision: String(next) } });
       let buf = '';
+      let failed = false;
       const retry = (why: string): void => {
-        if (closed || this.#closed) return;
+        // A broken stream can report itself more than once (response 'end' or 'error', request 'error'): one retry.
+        if (failed || closed || this.#closed) return;
+        failed = true;
         current = undefined;
         if (attempt === 0) log.warn({ endpoint: ep.origin, why }, 'etcd watch interrupted; the data plane keeps its config; reconnecting');
         this.#endpoints.push(this.#endpoints.shift() as URL);
         const delay = WATCH_BACKOFF_MS[Math.min(attempt++, WATCH_BACKOFF_MS.length - 1)];
         retryTimer = setTimeout(start, delay);
       };
-      const req = this.#request(ep, '/v3/watch', body.length, (res) => {
+      const req = this.#request(ep, '/v3/watch', Buffer.byteLength(body), (res) => {
         if (res.statusCode !== 200) {
           res.resume();
           retry(`status ${res.statusCode ?? 0}`);

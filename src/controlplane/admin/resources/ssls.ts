@@ -32,7 +32,7 @@ export function checkPair(cert: unknown, key: unknown, keyring: Keyring, which: 
   } catch (err) {
     throw adminError('SSL_BAD_KEY', { field: which.key, reason: describe(err) });
   }
-  if (!x509.checkPrivateKey(pkey)) throw adminError('SSL_KEY_MISMATCH', { cert: which.cert, key: which.key });
+  if (!x509.checkPrivateKey(pkey)) throw adminError('SSL_KEY_MISMATCH', { field: which.key });
 }
 
 /**
