@@ -17,6 +17,7 @@ import type { Logger } from '../observe/log.ts';
 import { ALL_PLUGINS } from '../plugins/index.ts';
 import { PluginRegistry } from '../plugins/plugin.ts';
 import { explainRoute } from './explain.ts';
+import { statusRoute } from './status.ts';
 import { listenerKey, WorkerPool } from './workers.ts';
 import { createNodeTableBuffers, NodeTable } from '../lib/node-table.ts';
 import { HealthManager } from '../controlplane/health/manager.ts';
@@ -140,7 +141,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
           now,
         },
         { host: a.admin_listen.ip, port: a.admin_listen.port, keys: a.admin_key, keyRequired: a.admin_key_required, allow: a.allow_admin },
-        [explainRoute(pool)],
+        [explainRoute(pool), statusRoute(pool, builder)],
       );
       log.info({ addr: `${a.admin_listen.ip}:${admin.port}` }, 'admin api listening');
     }
