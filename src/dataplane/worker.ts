@@ -12,7 +12,7 @@ import { Runtime } from './runtime.ts';
 import type { EndReason } from './session/end.ts';
 import { runSession } from './session/pipeline.ts';
 import { Session, type ListenerInfo } from './session/session.ts';
-import { SHARED, WorkerStats } from './state/stats.ts';
+import { SHARED, WorkerStats, workerActiveSlot, workerUdpSlot } from './state/stats.ts';
 import { NodeTable } from '../lib/node-table.ts';
 import type { ConnectOutcome, UpstreamNode } from './balancers/balancer.ts';
 
@@ -25,6 +25,7 @@ const runtime = new Runtime(nodes);
 const stats = new WorkerStats();
 const shared = new Int32Array(init.shared);
 const sessions = new Set<Session>();
+const myActive = workerActiveSlot(init.workerId);
 const servers = new Map<string, { spec: ListenerSpec; servers: Server[] }>();
 let nextId = 1;
 const now = (): number => performance.now();
@@ -33,7 +34,7 @@ let udpMaxSessions = init.udpMaxSessions;
 let udpSessionTimeoutMs = init.udpSessionTimeout * 1000;
 const udpListeners = new Map<string, UdpListener>();
 const udpDeps: UdpDeps = {
-  runtime, nodes, shared, sharedSlot: SHARED.udpSessions, now,
+  runtime, nodes, shared, sharedSlot: SHARED.udpSessions, workerSlot: workerUdpSlot(init.workerId), now,
   maxSessions: () => udpMaxSessions,
   sessionTimeoutMs: () => udpSessionTimeoutMs,
   onOutcome: (node, outcome) => onOutcome(node, outcome),
@@ -65,6 +66,7 @@ function onEnd(s: Session, _reason: EndReason): void {
   stats.active--;
   stats.byReason[s.endReason ?? 'Internal']++;
   Atomics.sub(shared, SHARED.active, 1);
+  Atomics.sub(shared, myActive, 1);
   if (stopping && sessions.size === 0) send({ type: 'drained' });
 }
 
@@ -78,6 +80,7 @@ function accept(info: ListenerInfo, sock: Socket): void {
     sock.destroy();
     return;
   }
+  Atomics.add(shared, myActive, 1);
   const s = new Session(nextId++, sock, info, runtime.current, now());
   sock.once('close', () => { s.clientClosed = true; });
   sessions.add(s);

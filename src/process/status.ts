@@ -32,6 +32,7 @@ export function statusRoute(pool: WorkerPool, builder: SnapshotBuilder): ExtraRo
           config_version: builder.current?.version ?? 0,
           workers: per.length,
           workers_restarted: pool.lostWorkers,
+          sessions_lost_with_a_worker: Atomics.load(pool.sharedCounters, SHARED.lostSessions),
           tcp: { sessions, active: Atomics.load(shared, SHARED.active), rejected_max_connections: Atomics.load(shared, SHARED.rejected) },
           udp: { sessions: udpSessions, active: Atomics.load(shared, SHARED.udpSessions), dropped: udpDrops },
           ended_by_reason: byReason,

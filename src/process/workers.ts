@@ -7,7 +7,7 @@ import type { ListenerSpec } from '../model/config.ts';
 import type { ExplainAnswer, ExplainQuery, ToPrimary, ToWorker, WorkerInit, WorkerStatsSnapshot } from '../model/messages.ts';
 import type { SnapshotData } from '../model/snapshot.ts';
 import type { Logger } from '../observe/log.ts';
-import { SHARED } from '../dataplane/state/stats.ts';
+import { SHARED, workerActiveSlot, workerUdpSlot } from '../dataplane/state/stats.ts';
 import type { NodeTableBuffers } from '../lib/node-table.ts';
 
 const WORKER_URL = new URL('../dataplane/worker.ts', import.meta.url);
@@ -119,6 +119,13 @@ export class WorkerPool {
           return;
         }
         this.#checkWaiters();
+        // The dead worker's sessions are gone: take them out of the gateway-wide totals and count them as lost.
+        const shared = new Int32Array(this.#shared);
+        const tcp = Atomics.exchange(shared, workerActiveSlot(id), 0);
+        const udp = Atomics.exchange(shared, workerUdpSlot(id), 0);
+        Atomics.sub(shared, SHARED.active, tcp);
+        Atomics.sub(shared, SHARED.udpSessions, udp);
+        Atomics.add(shared, SHARED.lostSessions, tcp + udp);
         if (this.#stopping) return;
         this.lostWorkers++;
         this.#opts.log.error({ worker: id, code }, 'data-plane worker died; restarting it');

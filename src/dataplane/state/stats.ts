@@ -2,8 +2,19 @@
 // live in shared memory (all workers see the same numbers, e.g. for sluice.max_connections).
 import { END_REASONS, type EndReason } from '../session/end.ts';
 
-/** Slots of the shared Int32Array every worker gets. */
-export const SHARED = { active: 0, rejected: 1, udpSessions: 2, size: 8 } as const;
+/**
+ * Slots of the shared Int32Array every worker gets: gateway-wide totals, and each worker's own share of them so that
+ * the primary can take a dead worker's sessions out of the totals (and count them as lost).
+ */
+export const SHARED = {
+  active: 0, rejected: 1, udpSessions: 2, lostSessions: 3,
+  /** Worker i's open TCP sessions are at workerBase + 2i, its UDP sessions at workerBase + 2i + 1. */
+  workerBase: 8,
+  size: 8 + 2 * 64,
+} as const;
+
+export const workerActiveSlot = (id: number): number => SHARED.workerBase + 2 * id;
+export const workerUdpSlot = (id: number): number => SHARED.workerBase + 2 * id + 1;
 
 export class WorkerStats {
   sessions = 0;

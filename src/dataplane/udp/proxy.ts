@@ -71,6 +71,8 @@ export interface UdpDeps {
   /** Gateway-wide session count (Int32Array slot), shared by all workers. */
   readonly shared: Int32Array;
   readonly sharedSlot: number;
+  /** This worker's share of the count (the primary subtracts it if the worker dies). */
+  readonly workerSlot: number;
   readonly maxSessions: () => number;
   readonly sessionTimeoutMs: () => number;
   readonly now: () => number;
@@ -207,6 +209,7 @@ export class UdpListener {
     const s = new UdpSession(key, rinfo, route, up, node, sock, now, idleMs);
     this.#sessions.set(key, s);
     Atomics.add(d.shared, d.sharedSlot, 1);
+    Atomics.add(d.shared, d.workerSlot, 1);
     d.nodes.open(node.slot);
     sock.on('message', (reply) => {
       s.lastActive = this.#deps.now();
@@ -241,6 +244,7 @@ export class UdpListener {
     s.queue = [];
     this.#sessions.delete(s.key);
     Atomics.sub(this.#deps.shared, this.#deps.sharedSlot, 1);
+    Atomics.sub(this.#deps.shared, this.#deps.workerSlot, 1);
     this.#deps.nodes.close(s.node.slot);
     try { s.socket.close(); } catch { /* already closed */ }
     this.#deps.onEnd(s, reason, this.addr);
