@@ -190,6 +190,9 @@ port.on('message', (m: ToWorker) => {
       stopListening();
       if (sessions.size === 0) send({ type: 'drained' });
       break;
+    case 'crash':
+      setImmediate(() => { throw new Error('crash requested by a test'); });
+      break;
     case 'kill':
       for (const s of sessions) {
         s.endReason = 'Shutdown';

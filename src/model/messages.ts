@@ -55,6 +55,8 @@ export type ToWorker =
   /** SIGHUP: the full set of listeners wanted now; removed ones stop accepting (their sessions go on). */
   | { readonly type: 'listeners'; readonly requestId: number; readonly listeners: readonly ListenerSpec[] }
   | { readonly type: 'stop' }
+  /** Tests only (WorkerPool.crashForTest): the worker throws an uncaught exception, as a bug would. */
+  | { readonly type: 'crash' }
   | { readonly type: 'kill' };
 
 export type ToPrimary =

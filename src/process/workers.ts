@@ -220,6 +220,11 @@ export class WorkerPool {
     for (const slot of this.#slots) if (slot.alive) slot.worker.postMessage({ type: 'settings', ...s } satisfies ToWorker);
   }
 
+  /** Tests only: makes worker `id` die of an uncaught exception, to prove the restart path. */
+  crashForTest(id: number): void {
+    this.#slots[id]?.worker.postMessage({ type: 'crash' } satisfies ToWorker);
+  }
+
   async explain(query: ExplainQuery): Promise<ExplainAnswer | undefined> {
     const slot = this.#slots.find((s) => s.alive);
     if (slot === undefined) return undefined;
