@@ -16,8 +16,9 @@ const TOTAL_MIB = 256;
 const READ_RATE = 64 * MiB;
 /**
  * Cap on the gateway's RSS growth during the transfer. Measured on the dev box (Node 24, one worker thread): 136 MiB
- * idle; growth +41 MiB at 48 MiB/s, +62..64 MiB at 64 MiB/s and with an unthrottled reader (GC churn of read buffers:
- * the same for 512 MiB, so not buffering); with the relay's backpressure removed, +245 MiB. The cap sits between, with margin both ways.
+ * idle; growth +41 MiB at 48 MiB/s, +62..64 MiB at 64 MiB/s and with an unthrottled reader (GC churn of read
+ * buffers: the same for 512 MiB, so not buffering); with the relay's backpressure removed, +245 MiB. The cap sits
+ * between the two, with margin both ways.
  */
 const RSS_GROWTH_CAP_MIB = 128;
 
