@@ -73,12 +73,12 @@ const rejections: { name: string; body: () => Obj; error: string | RegExp }[] = 
   { name: 'type server spelled out, without sni', body: () => ({ type: 'server', cert: S.exact.cert, key: S.exact.key }), error: 'invalid configuration: then clause did not match' },
   { name: 'a certificate that does not parse', body: () => ({ cert: corrupt(S.exact.cert), key: S.exact.key, sni: 'test.com' }), error: /^failed to parse cert: ./ },
   { name: 'a key that does not parse', body: () => ({ cert: S.exact.cert, key: corrupt(S.exact.key), sni: 'test.com' }), error: /^failed to parse key: ./ },
-  { name: 'a key that is not the certificate\'s', body: () => ({ cert: S.exact.cert, key: S.a.key, sni: 'test.com' }), error: 'key does not match cert: the private key is not the certificate\'s' },
+  { name: 'a key that is not the certificate\'s', body: () => ({ cert: S.exact.cert, key: S.a.key, sni: 'test.com' }), error: 'the private key in key does not match its certificate' },
   { name: 'more certs than keys', body: () => sslBody(S.exact, 'test.com', { certs: [S.a.cert], keys: [] }), error: 'mismatched number of certs and keys' },
   { name: 'more keys than certs', body: () => sslBody(S.exact, 'test.com', { certs: [], keys: [S.a.key] }), error: 'mismatched number of certs and keys' },
-  { name: 'certs[0] with keys[0] of another certificate', body: () => sslBody(S.exact, 'test.com', { certs: [S.a.cert], keys: [S.b.key] }), error: 'keys[0] does not match certs[0]: the private key is not the certificate\'s' },
+  { name: 'certs[0] with keys[0] of another certificate', body: () => sslBody(S.exact, 'test.com', { certs: [S.a.cert], keys: [S.b.key] }), error: 'the private key in keys[0] does not match its certificate' },
   { name: 'a client CA that does not parse', body: () => sslBody(S.exact, 'test.com', { client: { ca: corrupt(certs.ca.cert) } }), error: /^failed to parse client\.ca: ./ },
-  { name: 'a client certificate whose key is another one\'s', body: () => ({ type: 'client', cert: certs.client.good.cert, key: certs.client.foreign.key }), error: 'key does not match cert: the private key is not the certificate\'s' },
+  { name: 'a client certificate whose key is another one\'s', body: () => ({ type: 'client', cert: certs.client.good.cert, key: certs.client.foreign.key }), error: 'the private key in key does not match its certificate' },
 ];
 
 for (const r of rejections) {
@@ -138,6 +138,25 @@ function secretFields(v: unknown, at = ''): string[] {
     out.push(...secretFields(x, p));
   }
   return out;
+}
+
+for (const c of carriers) {
+  test(`${c.name}: inline tls.client_cert/client_key must parse and pair up`, async (t: TestContext) => {
+    const cases = [
+      { tls: { client_cert: certs.client.good.cert, client_key: certs.client.foreign.key }, error: 'the private key in tls.client_key does not match its certificate' },
+      { tls: { client_cert: corrupt(certs.client.good.cert), client_key: certs.client.good.key }, error: /^failed to parse tls\.client_cert: ./ },
+      { tls: { client_cert: certs.client.good.cert, client_key: corrupt(certs.client.good.key) }, error: /^failed to parse tls\.client_key: ./ },
+    ];
+    t.plan(cases.length * 2);
+    const g = await startTestGateway(t);
+    for (const k of cases) {
+      const r = await g.admin('PUT', `/apisix/admin/${c.name}/1`, c.wrap({ type: 'roundrobin', scheme: 'tls', nodes: { '127.0.0.1:1995': 1 }, tls: k.tls }));
+      t.assert.strictEqual(r.status, 400);
+      const msg = (r.json as { error_msg?: string } | undefined)?.error_msg ?? '';
+      if (typeof k.error === 'string') t.assert.strictEqual(msg, k.error);
+      else t.assert.match(msg, k.error);
+    }
+  });
 }
 
 /** Every Admin API answer a client can get for what `fill` wrote. */
