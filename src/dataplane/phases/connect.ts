@@ -81,6 +81,8 @@ export async function connectPhase(s: Session, deps: ConnectDeps): Promise<Verdi
   const connectMs = conf.timeout.connect * 1000;
   const deadline = conf.retryTimeout !== undefined && conf.retryTimeout > 0 ? now() + conf.retryTimeout * 1000 : Infinity;
   let last: EndReason = 'NoHealthyNode';
+  // Nodes this session has tried: local to the connect phase, so an established session does not keep it.
+  const tried = new Set<UpstreamNode>();
   const ctx: PickContext = {
     remoteAddr: s.remoteAddr, remotePort: s.remotePort, serverAddr: s.serverAddr, serverPort: s.serverPort,
     sni: s.sni, mqttClientId: s.mqttClientId,
@@ -88,9 +90,9 @@ export async function connectPhase(s: Session, deps: ConnectDeps): Promise<Verdi
   for (let i = 0; i < attempts; i++) {
     const left = deadline - now();
     if (left <= 0) break;
-    const node = up.balancer.pick(ctx, s.tried);
+    const node = up.balancer.pick(ctx, tried);
     if (node === undefined) break;
-    s.tried.add(node);
+    tried.add(node);
     s.node = node;
     s.action = `connecting to upstream ${node.addr}`;
     const t0 = now();

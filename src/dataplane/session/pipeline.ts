@@ -26,36 +26,48 @@ function wantsPeek(s: Session): boolean {
   return p !== undefined && (p === 'any' || p.has(s.serverPort));
 }
 
+interface Prepared {
+  readonly verdict: Verdict;
+  /** Client bytes read before the relay (ClientHello peek, early read), and whether the client's FIN came too. */
+  prefix: Buffer | undefined;
+  readonly ended: boolean;
+}
+
+/** Every phase before the relay: TLS or peek, match, connect (reading the client meanwhile). */
+async function setUp(s: Session, deps: PipelineDeps): Promise<Prepared> {
+  let v: Verdict = 'continue';
+  let sniMode: SniMode = 'none';
+  let peeked: Peeked | undefined;
+  if (s.listener.tls) {
+    v = await terminateTls(s, s.startedAt + deps.handshakeMs, deps.now);
+    sniMode = 'tls';
+  } else if (wantsPeek(s)) {
+    peeked = await peekClientHello(s, deps.handshakeMs);
+    if (peeked === undefined) v = { end: 'ClientClosed' };
+    else if (s.sni !== undefined) sniMode = 'peek';
+  }
+  if (v === 'continue') v = matchPhase(s, sniMode);
+  if (v !== 'continue') return { verdict: v, prefix: undefined, ended: false };
+  const early = new EarlyBytes(s.client, peeked?.prefix, peeked?.ended ?? false);
+  v = await connectPhase(s, deps);
+  return { verdict: v, prefix: early.stop(), ended: early.ended };
+}
+
 export async function runSession(s: Session, deps: PipelineDeps): Promise<void> {
   let reason: EndReason;
   try {
-    let v: Verdict = 'continue';
-    let sniMode: SniMode = 'none';
-    let peeked: Peeked | undefined;
-    if (s.listener.tls) {
-      v = await terminateTls(s, s.startedAt + deps.handshakeMs, deps.now);
-      sniMode = 'tls';
-    } else if (wantsPeek(s)) {
-      peeked = await peekClientHello(s, deps.handshakeMs);
-      if (peeked === undefined) v = { end: 'ClientClosed' };
-      else if (s.sni !== undefined) sniMode = 'peek';
-    }
-    if (v === 'continue') v = matchPhase(s, sniMode);
-    let early: EarlyBytes | undefined;
-    if (v === 'continue') {
-      early = new EarlyBytes(s.client, peeked?.prefix, peeked?.ended ?? false);
-      v = await connectPhase(s, deps);
-    }
-    const prefix = early?.stop();
-    if (v === 'continue' && s.upstreamSocket !== undefined && s.upstream !== undefined) {
+    let p: Prepared | undefined = await setUp(s, deps);
+    if (p.verdict === 'continue' && s.upstreamSocket !== undefined && s.upstream !== undefined) {
       s.action = 'proxying';
       const t = s.upstream.conf.timeout;
-      const r = await relay(s.client, s.upstreamSocket, Math.max(t.send, t.read) * 1000, prefix, early?.ended ?? false);
+      const pending = relay(s.client, s.upstreamSocket, Math.max(t.send, t.read) * 1000, p.prefix, p.ended);
+      p = undefined; // an idle session keeps nothing it no longer needs (the first bytes went upstream)
+      const r = await pending;
       reason = r.reason;
       s.bytesFromClient = r.bytesFromClient;
       s.bytesToClient = r.bytesToClient;
     } else {
-      reason = v === 'continue' ? 'Internal' : v.end;
+      reason = p.verdict === 'continue' ? 'Internal' : p.verdict.end;
       // closed with no bytes sent (CONTRACT §4)
       s.client.destroy();
     }

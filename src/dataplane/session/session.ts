@@ -33,7 +33,6 @@ export class Session {
   upstream: CompiledUpstream | undefined;
   node: UpstreamNode | undefined;
   upstreamSocket: Socket | undefined;
-  readonly tried: Set<UpstreamNode>;
   /** What the session is doing now; error logs end with "while <action>". */
   action: string;
   endReason: EndReason | undefined;
@@ -59,7 +58,6 @@ export class Session {
     this.upstream = undefined;
     this.node = undefined;
     this.upstreamSocket = undefined;
-    this.tried = new Set();
     this.action = 'accepting';
     this.endReason = undefined;
     this.bytesFromClient = 0;
