@@ -1,7 +1,9 @@
 // mTLS on a `tls: true` listener (issue 6, CONTRACT §4): an SSL with `client: {ca, depth}` requires a client
-// certificate from that CA within that depth, in the handshake; a missing, foreign or too deep one fails it and no
-// byte is proxied. SNIs without `client` never ask for one. Session resumption must not skip the check: a session
-// from another SNI, or from a handshake that the check refused, does not get a client in.
+// certificate from that CA, in the handshake, with at most `depth` intermediate CAs between it and the CA (OpenSSL's
+// verify depth, which nginx's ssl_verify_depth and APISIX's client.depth set: default 1, so one intermediate passes);
+// a missing, foreign or too deep one fails it and no byte is proxied. SNIs without `client` never ask for one.
+// Session resumption must not skip the check: a session from another SNI, or from a handshake that the check
+// refused, does not get a client in.
 import { test, type TestContext } from 'node:test';
 import type { SecureVersion } from 'node:tls';
 import { startTestGateway, type TestGateway } from '../fixtures/gateway.ts';
@@ -15,14 +17,15 @@ const C = certs.client;
 const deepLeafOnly: Pem = { ...C.deep, cert: C.deep.cert.slice(0, C.deep.cert.indexOf('-----END CERTIFICATE-----') + 26) };
 
 /**
- * test.com: no mTLS; mtls.test.com: client CA, depth 1 (a leaf signed by the CA); deep.test.com: the same CA,
- * depth 2 (a leaf signed by an intermediate of the CA, which the client sends).
+ * test.com: no mTLS; mtls.test.com: client CA with the default depth (1); flat.test.com: depth 0 (signed by the CA
+ * itself); deep.test.com: depth 2. The clients send their intermediates.
  */
 async function mtlsGateway(t: TestContext): Promise<{ g: TestGateway; echo: Upstream }> {
   const echo = await scriptedUpstream(t, (s) => { s.pipe(s); });
   const g = await startTestGateway(t, {}, { listeners: [{ tls: true }] });
   await put(g, 'ssls/plain', sslBody(S.exact, 'test.com'));
-  await put(g, 'ssls/mtls', sslBody(S.mtls, 'mtls.test.com', { client: { ca: certs.ca.cert, depth: 1 } }));
+  await put(g, 'ssls/mtls', sslBody(S.mtls, 'mtls.test.com', { client: { ca: certs.ca.cert } }));
+  await put(g, 'ssls/flat', sslBody(S.mtls, 'flat.test.com', { client: { ca: certs.ca.cert, depth: 0 } }));
   await put(g, 'ssls/deep', sslBody(S.mtls, 'deep.test.com', { client: { ca: certs.ca.cert, depth: 2 } }));
   await put(g, 'stream_routes/1', { upstream: { type: 'roundrobin', nodes: { [echo.node]: 1 } } });
   return { g, echo };
@@ -39,10 +42,13 @@ const cases: { sni: string; client: Pem | undefined; ok: boolean; why: string }[
   { sni: 'mtls.test.com', client: C.good, ok: true, why: 'a client certificate from the CA' },
   { sni: 'mtls.test.com', client: undefined, ok: false, why: 'no client certificate' },
   { sni: 'mtls.test.com', client: C.foreign, ok: false, why: 'a client certificate from another CA' },
-  { sni: 'mtls.test.com', client: C.deep, ok: false, why: 'chain depth 2 > client.depth 1' },
-  { sni: 'deep.test.com', client: C.deep, ok: true, why: 'chain depth 2 within client.depth 2' },
-  { sni: 'deep.test.com', client: C.good, ok: true, why: 'depth 1 within client.depth 2' },
-  { sni: 'deep.test.com', client: deepLeafOnly, ok: false, why: 'the leaf without its intermediate does not chain to the CA' },
+  { sni: 'mtls.test.com', client: C.deep, ok: true, why: 'one intermediate: within the default depth 1' },
+  { sni: 'mtls.test.com', client: C.deeper, ok: false, why: 'two intermediates > depth 1' },
+  { sni: 'mtls.test.com', client: deepLeafOnly, ok: false, why: 'a leaf without the intermediate that links it to the CA' },
+  { sni: 'flat.test.com', client: C.good, ok: true, why: 'signed by the CA itself: depth 0 is enough' },
+  { sni: 'flat.test.com', client: C.deep, ok: false, why: 'one intermediate > depth 0' },
+  { sni: 'deep.test.com', client: C.deeper, ok: true, why: 'two intermediates within depth 2' },
+  { sni: 'deep.test.com', client: C.good, ok: true, why: 'no intermediate, depth 2' },
   { sni: 'deep.test.com', client: C.foreign, ok: false, why: 'another CA' },
   { sni: 'test.com', client: undefined, ok: true, why: 'an SNI without client.ca asks for nothing' },
   { sni: 'test.com', client: C.foreign, ok: true, why: 'an SNI without client.ca checks nothing' },
@@ -87,8 +93,8 @@ for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
   test(`mTLS (${version}): a session handed out by a handshake that the depth check refused does not get in later`, async (t: TestContext) => {
     t.plan(3);
     const { g, echo } = await mtlsGateway(t);
-    const refused = await ask(g, 'mtls.test.com', C.deep, version);
-    t.assert.strictEqual(refused.data, '', 'depth 2 > 1: refused');
+    const refused = await ask(g, 'mtls.test.com', C.deeper, version);
+    t.assert.strictEqual(refused.data, '', 'two intermediates > depth 1: refused');
     const later = await ask(g, 'mtls.test.com', undefined, version, refused.session);
     t.assert.strictEqual(later.data, '', `resuming ${refused.session === undefined ? '(no session was handed out)' : 'its session'} gets nothing through either`);
     t.assert.strictEqual(echo.accepted(), 0);

@@ -12,6 +12,16 @@ interface VerifyHandle { verifyError(): Error | null }
 
 const helloDone = (b: Buffer): boolean => parseClientHello(b).kind !== 'need_more';
 
+/**
+ * Certificates in the verified chain between the client's leaf and the trust anchor, i.e. its intermediate CAs
+ * (0 = signed by a CA of client.ca; a self-signed leaf in client.ca counts as 0 too). client.depth is OpenSSL's
+ * verify depth, as nginx's ssl_verify_depth and APISIX's client.depth set it: the number of intermediates allowed
+ * (`openssl verify -verify_depth 1` accepts leaf → intermediate → root, refuses one more intermediate).
+ */
+function intermediates(sock: TLSSocket): number {
+  return Math.max(0, chainDepth(sock) - 1);
+}
+
 /** Chain length above the leaf (0 = self-signed leaf, 1 = signed by the CA, ...). */
 function chainDepth(sock: TLSSocket): number {
   let depth = 0;
@@ -62,7 +72,7 @@ export async function terminateTls(s: Session, deadline: number, now: () => numb
   if (entry.mtls) {
     const handle = (tls as unknown as { _handle?: VerifyHandle })._handle;
     const err = handle !== undefined ? handle.verifyError() : new Error('cannot verify the client certificate');
-    if (err !== null || chainDepth(tls) > entry.conf.clientDepth) {
+    if (err !== null || intermediates(tls) > entry.conf.clientDepth) {
       tls.destroy();
       return { end: 'HandshakeFailed' };
     }
@@ -78,10 +88,13 @@ export interface Peeked {
   readonly ended: boolean;
 }
 
+/** The passthrough peek waits at most this long, even with a longer sluice.tls_handshake_timeout (issue 6: ≤ 5 s). */
+export const MAX_PEEK_MS = 5000;
+
 /** TLS passthrough: reads the ClientHello's SNI without terminating; the bytes read go upstream first. */
 export async function peekClientHello(s: Session, timeoutMs: number): Promise<Peeked | undefined> {
   s.action = 'reading a ClientHello for TLS passthrough';
-  const pre = await preread(s.client, helloDone, MAX_HELLO_BYTES, timeoutMs);
+  const pre = await preread(s.client, helloDone, MAX_HELLO_BYTES, Math.min(timeoutMs, MAX_PEEK_MS));
   if (pre.kind === 'closed') return undefined;
   const hello = parseClientHello(pre.buf);
   if (hello.kind === 'ok') s.sni = hello.sni;
