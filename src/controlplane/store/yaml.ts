@@ -25,7 +25,22 @@ export interface YamlStoreOptions {
   readonly shown: string;
   readonly log: Logger;
   readonly prefix?: string;
+  /**
+   * Default true: items are checked against APISIX's schemas here, so a bad one is logged with its line. False leaves
+   * the checks to the snapshot builder (the store contract suite stores values that are not APISIX objects).
+   */
+  readonly validate?: boolean;
 }
+
+interface YamlWatcher {
+  readonly handlers: WatchHandlers;
+  closed: boolean;
+  /** Events waiting for the watcher's first delivery (its replay); live events queue behind them, in order. */
+  backlog: WatchEvent[] | undefined;
+}
+
+/** Linux stamps mtime/ctime from a coarse clock (a few ms): a change this close to a read may leave the stat equal. */
+const STAT_SLACK_MS = 100;
 
 export class YamlStore implements ConfigStore {
   readonly kind = 'yaml' as const;
@@ -35,7 +50,12 @@ export class YamlStore implements ConfigStore {
   #revision = 0;
   #mtime = -1;
   #size = -1;
-  readonly #watchers = new Set<{ handlers: WatchHandlers; closed: boolean }>();
+  #ino = -1;
+  #ctime = -1;
+  /** When the file was last read (wall clock, ms), and its text then. */
+  #readAt = 0;
+  #text: string | undefined;
+  readonly #watchers = new Set<YamlWatcher>();
   readonly #timer: NodeJS.Timeout;
   /** Events of recent loads, for watchers that start from an older revision. */
   #history: WatchEvent[] = [];
@@ -58,10 +78,18 @@ export class YamlStore implements ConfigStore {
       this.#mtime = -2;
       return false;
     }
-    if (st.mtimeMs === this.#mtime && st.size === this.#size) return false;
+    // Unchanged stat proves nothing changed only if the file was last touched well before we read it: two writes of
+    // the same size within one tick of the kernel's coarse clock leave mtime, ctime and size equal.
+    const same = st.mtimeMs === this.#mtime && st.ctimeMs === this.#ctime && st.size === this.#size && st.ino === this.#ino;
+    if (same && Math.max(st.mtimeMs, st.ctimeMs) < this.#readAt - STAT_SLACK_MS) return false;
     this.#mtime = st.mtimeMs;
+    this.#ctime = st.ctimeMs;
     this.#size = st.size;
+    this.#ino = st.ino;
+    this.#readAt = Date.now();
     const text = readFileSync(this.#opts.file, 'utf8');
+    if (text === this.#text) return false;
+    this.#text = text;
     if (!/^#END\s*$/m.test(text)) {
       this.#opts.log.warn({ file: this.#opts.shown }, 'standalone config has no #END line yet; keeping the previous config');
       return false;
@@ -113,7 +141,7 @@ export class YamlStore implements ConfigStore {
           this.#opts.log.error(`${where}: skipped: missing or invalid id`);
           return;
         }
-        if (schema !== undefined) {
+        if (schema !== undefined && this.#opts.validate !== false) {
           const err = check(schema, structuredClone(obj));
           if (err !== undefined) {
             this.#opts.log.error(`${where}: skipped: invalid configuration: ${err}`);
@@ -149,7 +177,12 @@ export class YamlStore implements ConfigStore {
     this.#items = items;
     this.#history.push(...events);
     if (this.#history.length > 10_000) this.#history = this.#history.slice(-10_000);
-    for (const w of this.#watchers) if (!w.closed && events.length > 0) w.handlers.onEvents(events);
+    if (events.length === 0) return;
+    for (const w of this.#watchers) {
+      if (w.closed) continue;
+      if (w.backlog !== undefined) w.backlog.push(...events);
+      else w.handlers.onEvents(events);
+    }
   }
 
   get(key: string): Promise<StoreItem | undefined> {
@@ -178,13 +211,22 @@ export class YamlStore implements ConfigStore {
   }
 
   watch(fromRevision: number, handlers: WatchHandlers): Watcher {
-    const w = { handlers, closed: false };
-    this.#watchers.add(w);
-    const missed = this.#history.filter((e) => e.revision > fromRevision);
     const oldest = this.#history[0]?.revision ?? this.#revision + 1;
-    if (fromRevision + 1 < oldest && fromRevision < this.#revision) setImmediate(() => { if (!w.closed) handlers.onResync('history too short'); });
-    else if (missed.length > 0) setImmediate(() => { if (!w.closed) handlers.onEvents(missed); });
-    return { close: () => { w.closed = true; this.#watchers.delete(w); } };
+    const close = (): void => { w.closed = true; this.#watchers.delete(w); };
+    const w: YamlWatcher = { handlers, closed: false, backlog: this.#history.filter((e) => e.revision > fromRevision) };
+    if (fromRevision + 1 < oldest && fromRevision < this.#revision) {
+      setImmediate(() => { if (!w.closed) { close(); handlers.onResync('history too short'); } });
+      return { close };
+    }
+    this.#watchers.add(w);
+    // The replay is delivered on the next turn (the caller has its Watcher by then); a reload before that queues
+    // behind it, so events always arrive in revision order.
+    setImmediate(() => {
+      const evs = w.backlog ?? [];
+      w.backlog = undefined;
+      if (!w.closed && evs.length > 0) handlers.onEvents(evs);
+    });
+    return { close };
   }
 
   close(): Promise<void> {
