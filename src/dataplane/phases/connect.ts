@@ -10,10 +10,15 @@ import { SOCKET_HWM } from '../listen/tcp.ts';
 import type { EndReason, Verdict } from '../session/end.ts';
 import type { Session } from '../session/session.ts';
 
-type DialResult = { ok: true; socket: Socket } | { ok: false; reason: 'ConnectFailed' | 'ConnectTimeout'; error: string };
+type DialResult =
+  | { ok: true; socket: Socket }
+  | { ok: false; reason: 'ConnectFailed' | 'ConnectTimeout' | 'ClientClosed'; error: string };
 
-/** One connect attempt, resolved (never rejected) with the socket or the failure. */
-export function dial(ip: string, port: number, timeoutMs: number): Promise<DialResult> {
+/**
+ * One connect attempt, resolved (never rejected) with the socket or the failure. `client`: when it closes while the
+ * connect is in flight the attempt is abandoned at once (its session slot is not held until the connect timeout).
+ */
+export function dial(ip: string, port: number, timeoutMs: number, client?: Socket): Promise<DialResult> {
   return new Promise((resolve) => {
     // highWaterMark reaches the socket's Duplex (Node passes the options through); @types/node does not list it.
     const opts: NetConnectOpts & { highWaterMark: number } = { host: ip, port, allowHalfOpen: true, noDelay: true, highWaterMark: SOCKET_HWM };
@@ -25,14 +30,20 @@ export function dial(ip: string, port: number, timeoutMs: number): Promise<DialR
       clearTimeout(timer);
       sock.removeListener('connect', onConnect);
       sock.removeListener('error', onError);
+      client?.removeListener('close', onClientGone);
       if (!r.ok) sock.destroy();
       resolve(r);
     };
+    const onClientGone = (): void => finish({ ok: false, reason: 'ClientClosed', error: 'the client went away' });
     const onConnect = (): void => finish({ ok: true, socket: sock });
     const onError = (err: NodeJS.ErrnoException): void => finish({ ok: false, reason: 'ConnectFailed', error: err.code ?? err.message });
     const timer = setTimeout(() => finish({ ok: false, reason: 'ConnectTimeout', error: `timed out after ${timeoutMs} ms` }), timeoutMs);
     sock.once('connect', onConnect);
     sock.once('error', onError);
+    if (client !== undefined) {
+      if (client.closed) onClientGone();
+      else client.once('close', onClientGone);
+    }
   });
 }
 
@@ -97,7 +108,11 @@ export async function connectPhase(s: Session, deps: ConnectDeps): Promise<Verdi
     s.action = `connecting to upstream ${node.addr}`;
     const t0 = now();
     deps.nodes.open(node.slot);
-    const r = await dial(node.ip ?? node.host, node.port, Math.max(1, Math.min(connectMs, left)));
+    const r = await dial(node.ip ?? node.host, node.port, Math.max(1, Math.min(connectMs, left)), s.client);
+    if (!r.ok && r.reason === 'ClientClosed') {
+      deps.nodes.close(node.slot);
+      return { end: 'ClientClosed' };
+    }
     const outcome: ConnectOutcome = r.ok ? 'ok' : r.reason === 'ConnectTimeout' ? 'timeout' : 'failed';
     up.balancer.report(node, outcome, now() - t0);
     deps.onOutcome(node, outcome);
