@@ -1,9 +1,13 @@
 // `apisix.stream_proxy.udp` entry forms (issue 7, CONTRACT §2) from a real config.yaml: "ip:port" and "[v6]:port"
 // bind those addresses, a bare int binds all interfaces (IPv4 and IPv6); each proxies, and a reply comes back from
 // the address and port the client sent to. (The object form is a config error: test/integration/cli-test.test.ts.)
+// Every worker's listener socket gets a big receive queue (LISTENER_RCVBUF, capped by net.core.rmem_max).
+import { spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { test, type TestContext } from 'node:test';
+import { LISTENER_RCVBUF } from '../../src/dataplane/udp/proxy.ts';
 import { startTestGateway } from '../fixtures/gateway.ts';
 import { put } from '../fixtures/upstream-helpers.ts';
 import { udpClient, udpEcho } from '../fixtures/udp.ts';
@@ -60,3 +64,18 @@ for (const c of CASES) {
     }
   });
 }
+
+test('udp config: every worker\'s listener socket has a receive queue of LISTENER_RCVBUF (capped by rmem_max)', async (t: TestContext) => {
+  const ss = (args: string[]): string => spawnSync('ss', args, { encoding: 'utf8' }).stdout ?? '';
+  if (spawnSync('ss', ['-V']).status !== 0) {
+    t.skip('ss (iproute2) is not installed: the socket memory of another thread cannot be read otherwise');
+    return;
+  }
+  t.plan(1);
+  const g = await startTestGateway(t, { sluice: { workers: 2 } }, { listeners: [{ proto: 'udp' }] });
+  const rmemMax = Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8').trim());
+  // Linux doubles SO_RCVBUF (for its bookkeeping) and caps the request at rmem_max first; ss shows the doubled size
+  const want = 2 * Math.min(LISTENER_RCVBUF, rmemMax);
+  const sizes = [...ss(['-u', '-a', '-n', '-m', `sport = :${g.listenerPort()}`]).matchAll(/\brb(\d+)/g)].map((m) => Number(m[1]));
+  t.assert.deepStrictEqual(sizes, [want, want]);
+});

@@ -6,7 +6,8 @@
 // - idle expiry: min(udp_session_timeout, max(timeout.send, timeout.read)) when the upstream sets timeout, else
 //   udp_session_timeout — checked by one sweep per second, not a timer per session;
 // - datagrams queued while the upstream socket connects: at most QUEUE_CAP per session (more are dropped, counted);
-// - the kernel send queue of a socket: past SEND_QUEUE_CAP bytes datagrams are dropped instead of queued in memory.
+// - the kernel send queue of a socket: past SEND_QUEUE_CAP bytes datagrams are dropped instead of queued in memory;
+// - the listener's kernel receive queue: LISTENER_RCVBUF bytes (capped by net.core.rmem_max).
 // A config change applies to new sessions; an existing session keeps its route and node until it ends.
 // Expected failures (no route, no node, ICMP refused) are counted values; nothing throws out of here.
 import { createSocket, type RemoteInfo, type Socket as DgramSocket } from 'node:dgram';
@@ -21,6 +22,8 @@ import type { EndReason } from '../session/end.ts';
 
 export const QUEUE_CAP = 64;
 export const SEND_QUEUE_CAP = 1 << 20;
+/** SO_RCVBUF of a listener socket (the kernel caps it at net.core.rmem_max). */
+export const LISTENER_RCVBUF = 4 << 20;
 const SWEEP_MS = 1000;
 
 export class UdpSession {
@@ -107,7 +110,13 @@ export class UdpListener {
     const attempt = (host: string): Promise<DgramSocket> => new Promise((resolve, reject) => {
       const s = createSocket({ type: isIP(host) === 6 ? 'udp6' : 'udp4', reusePort: true, ipv6Only: false });
       s.once('error', reject);
-      s.bind(port, host, () => { s.off('error', reject); resolve(s); });
+      s.bind(port, host, () => {
+        s.off('error', reject);
+        // A bigger receive queue absorbs the worker's short stalls (GC, a busy event loop, a descheduled thread) at
+        // high datagram rates; the kernel caps it at net.core.rmem_max. Best effort: the default size still works.
+        try { s.setRecvBufferSize(LISTENER_RCVBUF); } catch { /* keep the kernel default */ }
+        resolve(s);
+      });
     });
     let sock: DgramSocket;
     if (spec.host !== null) sock = await attempt(spec.host);
