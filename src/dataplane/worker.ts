@@ -92,7 +92,7 @@ function accept(info: ListenerInfo, sock: Socket): void {
 }
 
 function listenerKey(l: ListenerSpec): string {
-  return `${l.proto}|${l.host ?? '*'}|${l.port}`;
+  return `${l.proto}|${l.host ?? '*'}|${l.port}${l.port === 0 ? `|${l.source}` : ''}`; // same as process/workers.ts
 }
 
 /** Binds what is missing of `specs`; reports the bound ports and the errors. */

@@ -39,7 +39,7 @@ export interface Gateway {
   readonly health: HealthManager;
   readonly control: ControlApi | undefined;
   /** The bound port of a listener, by its config entry (resolves port 0). */
-  port(proto: 'tcp' | 'udp', host: string | null, port: number): number;
+  port(proto: 'tcp' | 'udp', host: string | null, port: number, source?: string): number;
   /** SIGHUP: applies a new, already validated config live; resolves with what could not be applied. */
   reload(next: LoadedConfig): Promise<string[]>;
   /** Graceful stop: listeners close, sessions drain up to shutdown_timeout, then the rest are closed. */
@@ -156,7 +156,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const ports = pool.ports();
   return {
     store, admin, pool, builder, health, control,
-    port: (proto, host, p) => ports[listenerKey({ proto, host, port: p } as Parameters<typeof listenerKey>[0])] ?? p,
+    port: (proto, host, p, source = '') => ports[listenerKey({ proto, host, port: p, source })] ?? p,
     async reload(next) {
       const problems: string[] = [];
       const was = current.config;
@@ -165,6 +165,17 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       if (now.sluice.data_dir !== was.sluice.data_dir) problems.push('sluice.data_dir: a change takes effect at the next start');
       if (JSON.stringify(now.deployment.admin.admin_listen) !== JSON.stringify(was.deployment.admin.admin_listen)) problems.push('deployment.admin.admin_listen: a change takes effect at the next start');
       if (JSON.stringify(now.apisix.control) !== JSON.stringify(was.apisix.control) || now.apisix.enable_control !== was.apisix.enable_control) problems.push('apisix.control: a change takes effect at the next start');
+      // Read once at start by the store, the keyring, the DNS resolver or the workers: say so rather than ignore them.
+      const atStart: [string, unknown, unknown][] = [
+        ['sluice.tls_handshake_timeout', now.sluice.tls_handshake_timeout, was.sluice.tls_handshake_timeout],
+        ['apisix.dns_resolver', now.apisix.dns_resolver, was.apisix.dns_resolver],
+        ['apisix.data_encryption', now.apisix.data_encryption, was.apisix.data_encryption],
+        ['deployment.role', now.deployment.role, was.deployment.role],
+        ['deployment.role_traditional', now.deployment.role_traditional, was.deployment.role_traditional],
+        ['deployment.etcd', now.deployment.etcd, was.deployment.etcd],
+        ['deployment.admin.enable_admin', now.deployment.admin.enable_admin, was.deployment.admin.enable_admin],
+      ];
+      for (const [key, a, b] of atStart) if (JSON.stringify(a) !== JSON.stringify(b)) problems.push(`${key}: a change takes effect at the next start`);
       current = next;
       plugins = new PluginRegistry(ALL_PLUGINS, now.stream_plugins);
       pool.setSettings({ maxConnections: now.sluice.max_connections, udpMaxSessions: now.sluice.udp_max_sessions, udpSessionTimeout: now.sluice.udp_session_timeout });
@@ -179,7 +190,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       await control?.close();
       builder.close();
       health.close();
-      await pool.stop(cfg.sluice.shutdown_timeout * 1000);
+      // The shutdown_timeout in force now (a SIGHUP may have changed it).
+      await pool.stop(current.config.sluice.shutdown_timeout * 1000);
       await store.close();
     },
   };

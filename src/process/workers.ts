@@ -35,8 +35,9 @@ interface Slot {
   alive: boolean;
 }
 
-export function listenerKey(l: ListenerSpec): string {
-  return `${l.proto}|${l.host ?? '*'}|${l.port}`;
+/** Identity of a listener (config entries are unique by protocol, host and port; port-0 test listeners by source). */
+export function listenerKey(l: Pick<ListenerSpec, 'proto' | 'host' | 'port' | 'source'>): string {
+  return `${l.proto}|${l.host ?? '*'}|${l.port}${l.port === 0 ? `|${l.source}` : ''}`;
 }
 
 export class WorkerPool {

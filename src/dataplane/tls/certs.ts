@@ -2,7 +2,7 @@
 // exact name > `*.x.com` (exactly one label) > `*`; a client without SNI gets apisix.ssl.fallback_sni's certificate.
 // Contexts are reused across snapshots while their SSL object is unchanged. Each context has its own session
 // ticket keys and session id context, so a session resumed under one SNI cannot skip another SNI's client-CA check.
-import { createHash, X509Certificate } from 'node:crypto';
+import { constants as cryptoConstants, createHash, X509Certificate } from 'node:crypto';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { SnapshotData, SslConf } from '../../model/snapshot.ts';
 
@@ -43,6 +43,8 @@ export class CertEntry {
       key: key.length === 1 ? key[0] : key,
       ...(conf.clientCa !== undefined ? { ca: conf.clientCa } : {}),
       sessionIdContext: createHash('sha256').update(`sluice-ssl-${conf.id}`).digest('hex').slice(0, 32),
+      // mTLS: no session tickets, so that every connection is verified (CA and depth) in full, never resumed.
+      ...(conf.clientCa !== undefined ? { secureOptions: cryptoConstants.SSL_OP_NO_TICKET } : {}),
     });
   }
 }
