@@ -111,7 +111,7 @@ export class EtcdStore implements ConfigStore {
     for (let i = 0; i < this.#endpoints.length; i++) {
       const ep = this.#endpoints[0] as URL;
       try {
-        const { status, json } = await this.#post(ep, path, body, this.#timeoutMs);
+        const { status, json, text } = await this.#post(ep, path, body, this.#timeoutMs);
         if (status === 401 || (json as { error?: string }).error?.includes('invalid auth token') === true) {
           if (allowAuthRetry && this.#opts.conf.user !== undefined) {
             this.#token = undefined;
@@ -120,7 +120,9 @@ export class EtcdStore implements ConfigStore {
           }
         }
         if (status >= 500 || status === 0) throw new Error(`etcd answered ${status}: ${JSON.stringify(json)}`);
-        if (status !== 200) throw new StoreUnavailableError(`etcd refused ${path}: ${(json as { message?: string }).message ?? status}`);
+        // etcd's gateway answers some refusals in plain text (e.g. a client certificate with a CN while auth is on).
+        const why = (json as { message?: string }).message ?? (text.trim().slice(0, 200) || String(status));
+        if (status !== 200) throw new StoreUnavailableError(`etcd refused ${path}: ${why}`);
         return json as T;
       } catch (err) {
         if (err instanceof StoreUnavailableError) throw err;
@@ -138,7 +140,7 @@ export class EtcdStore implements ConfigStore {
     this.#token = res.token;
   }
 
-  #post(ep: URL, path: string, body: unknown, timeoutMs: number): Promise<{ status: number; json: unknown }> {
+  #post(ep: URL, path: string, body: unknown, timeoutMs: number): Promise<{ status: number; json: unknown; text: string }> {
     return new Promise((resolve, reject) => {
       const data = JSON.stringify(body);
       const req = this.#request(ep, path, Buffer.byteLength(data), (res) => {
@@ -151,9 +153,10 @@ export class EtcdStore implements ConfigStore {
         });
         res.on('end', () => {
           clearTimeout(timer);
+          const text = Buffer.concat(chunks).toString('utf8');
           let json: unknown = {};
-          try { json = JSON.parse(Buffer.concat(chunks).toString('utf8')); } catch { /* keep {} */ }
-          resolve({ status: res.statusCode ?? 0, json });
+          try { json = JSON.parse(text); } catch { /* keep {} */ }
+          resolve({ status: res.statusCode ?? 0, json, text });
         });
         res.on('error', (e) => { clearTimeout(timer); reject(e); });
       });
@@ -257,7 +260,16 @@ export class EtcdStore implements ConfigStore {
     let current: ReturnType<typeof httpRequest> | undefined;
     let retryTimer: NodeJS.Timeout | undefined;
     const log = this.#opts.log;
+    const backoff = (): number => WATCH_BACKOFF_MS[Math.min(attempt++, WATCH_BACKOFF_MS.length - 1)] as number;
+    // (Re)authenticates first when a user is configured: a restarted etcd has forgotten the token.
     const start = (): void => {
+      if (closed || this.#closed) return;
+      this.#authenticate().then(open, (err: unknown) => {
+        if (attempt === 0) log.warn({ err: (err as Error).message }, 'etcd authentication failed; the watch retries');
+        if (!closed && !this.#closed) retryTimer = setTimeout(start, backoff());
+      });
+    };
+    const open = (): void => {
       if (closed || this.#closed) return;
       const ep = this.#endpoints[0] as URL;
       const body = JSON.stringify({ create_request: { key: b64(`${this.prefix}/`), range_end: prefixEnd(`${this.prefix}/`), start_revision: String(next) } });
@@ -270,8 +282,13 @@ export class EtcdStore implements ConfigStore {
         current = undefined;
         if (attempt === 0) log.warn({ endpoint: ep.origin, why }, 'etcd watch interrupted; the data plane keeps its config; reconnecting');
         this.#endpoints.push(this.#endpoints.shift() as URL);
-        const delay = WATCH_BACKOFF_MS[Math.min(attempt++, WATCH_BACKOFF_MS.length - 1)];
-        retryTimer = setTimeout(start, delay);
+        retryTimer = setTimeout(start, backoff());
+      };
+      // etcd cancels a watch made with an expired token: get a new one and resume from `next` (no resync needed).
+      const renew = (): void => {
+        this.#token = undefined;
+        retry('auth token expired');
+        req.destroy();
       };
       const req = this.#request(ep, '/v3/watch', Buffer.byteLength(body), (res) => {
         if (res.statusCode !== 200) {
@@ -287,7 +304,7 @@ export class EtcdStore implements ConfigStore {
           while ((nl = buf.indexOf('\n')) >= 0) {
             const line = buf.slice(0, nl).trim();
             buf = buf.slice(nl + 1);
-            if (line !== '') this.#onWatchLine(line, handlers, (rev) => { next = rev + 1; }, () => { closed = true; req.destroy(); });
+            if (line !== '') this.#onWatchLine(line, handlers, (rev) => { next = rev + 1; }, () => { closed = true; req.destroy(); }, renew);
           }
         });
         res.on('end', () => retry('stream ended'));
@@ -307,15 +324,15 @@ export class EtcdStore implements ConfigStore {
       },
     };
     this.#watchers.add(w);
-    this.#authenticate().then(start, (err: unknown) => {
-      log.warn({ err: (err as Error).message }, 'etcd authentication failed; watch retries');
-      retryTimer = setTimeout(start, 1000);
-    });
+    start();
     return w;
   }
 
-  #onWatchLine(line: string, handlers: WatchHandlers, advance: (rev: number) => void, stop: () => void): void {
-    let msg: { result?: { header?: Header; events?: { type?: string; kv?: Kv }[]; compact_revision?: string; canceled?: boolean; created?: boolean }; error?: unknown };
+  #onWatchLine(line: string, handlers: WatchHandlers, advance: (rev: number) => void, stop: () => void, renew: () => void): void {
+    let msg: {
+      result?: { header?: Header; events?: { type?: string; kv?: Kv }[]; compact_revision?: string; canceled?: boolean; cancel_reason?: string; created?: boolean };
+      error?: unknown;
+    };
     try {
       msg = JSON.parse(line) as typeof msg;
     } catch {
@@ -326,6 +343,10 @@ export class EtcdStore implements ConfigStore {
     if (r.compact_revision !== undefined && Number(r.compact_revision) > 0) {
       stop();
       handlers.onResync(`etcd compacted up to revision ${r.compact_revision}`);
+      return;
+    }
+    if (r.canceled === true && this.#opts.conf.user !== undefined && /invalid auth token/.test(r.cancel_reason ?? '')) {
+      renew();
       return;
     }
     if (r.canceled === true) {
