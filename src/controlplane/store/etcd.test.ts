@@ -154,3 +154,53 @@ test('etcd: an endpoint that accepts and never answers fails with StoreUnavailab
   t.assert.match((err as Error).message, /timed out/);
   t.assert.ok(ms >= 450 && ms < 1500, `${ms} ms`);
 });
+
+test('etcd auth: user/password works for writes, reads and the watch; an expired token is renewed without a resync', async (t: TestContext) => {
+  t.plan(5);
+  const etcd = await startEtcd(t, { rootPassword: 'r00t-pw', args: ['--auth-token-ttl', '1'] });
+  const conf = { host: [etcd.url], prefix: '/apisix', timeout: 3, user: 'root', password: 'r00t-pw' };
+  const calls = new EtcdStore({ conf, log: silentLogger() });
+  const watching = new EtcdStore({ conf, log: silentLogger() });
+  t.after(async () => { await calls.close(); await watching.close(); });
+  const { item } = await calls.put('/apisix/upstreams/a', { id: 'a' });
+  t.assert.equal((await watching.get('/apisix/upstreams/a'))?.modifiedIndex, item.modifiedIndex);
+  await new Promise((r) => setTimeout(r, 2200)); // both stores' tokens have expired
+  // The watch starts with its stale token: etcd cancels it, the store gets a new token and resumes.
+  let resyncs = 0;
+  const got: string[] = [];
+  const w = watching.watch(item.modifiedIndex, { onEvents: (e) => got.push(...e.map((x) => (x.type === 'put' ? x.item.key : x.key))), onResync: () => { resyncs++; } });
+  t.after(() => w.close());
+  t.assert.equal((await calls.put('/apisix/upstreams/b', { id: 'b' })).item.key, '/apisix/upstreams/b', 'a call after expiry authenticates again');
+  const t0 = performance.now();
+  while (got.length < 1 && performance.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 20));
+  t.assert.deepEqual(got, ['/apisix/upstreams/b']);
+  t.assert.equal(resyncs, 0, 'resumed from its revision, not resynced');
+  const bad = new EtcdStore({ conf: { ...conf, password: 'wrong' }, log: silentLogger() });
+  t.after(() => bad.close());
+  await t.assert.rejects(() => bad.get('/apisix/upstreams/a'), (e: unknown) => e instanceof StoreUnavailableError && /authentication failed/.test(e.message));
+});
+
+test('etcd TLS: a client certificate and the CA reach an etcd that requires them; without them it is StoreUnavailableError', async (t: TestContext) => {
+  t.plan(5);
+  const etcd = await startEtcd(t, { tls: true });
+  const tls = etcd.tls;
+  if (tls === undefined) throw new Error('no tls listener');
+  const conf = { host: [tls.url], prefix: '/apisix', timeout: 3 };
+  const s = new EtcdStore({ conf, log: silentLogger(), tls: { ca: tls.ca, cert: tls.cert, key: tls.key } });
+  t.after(() => s.close());
+  const w = nextEvent(s, await s.revision());
+  t.after(() => w.close());
+  const { item } = await s.put('/apisix/upstreams/tls', { id: 'tls' });
+  t.assert.equal((await etcd.kv('/apisix/upstreams/tls'))?.modRevision, item.modifiedIndex);
+  const evs = await within(w.events, 3000, 'watch over TLS');
+  t.assert.equal(evs[0]?.type === 'put' ? evs[0].item.key : '', '/apisix/upstreams/tls');
+  // verify: false skips the server check (no CA), the client certificate is still sent.
+  const unverified = new EtcdStore({ conf: { ...conf, tls: { verify: false } }, log: silentLogger(), tls: { cert: tls.cert, key: tls.key } });
+  t.after(() => unverified.close());
+  t.assert.equal((await unverified.get('/apisix/upstreams/tls'))?.modifiedIndex, item.modifiedIndex);
+  const noCa = new EtcdStore({ conf, log: silentLogger(), tls: { cert: tls.cert, key: tls.key } });
+  const noCert = new EtcdStore({ conf, log: silentLogger(), tls: { ca: tls.ca } });
+  t.after(async () => { await noCa.close(); await noCert.close(); });
+  await t.assert.rejects(() => noCa.get('/apisix/upstreams/tls'), (e: unknown) => e instanceof StoreUnavailableError && /certificate/.test(e.message));
+  await t.assert.rejects(() => noCert.get('/apisix/upstreams/tls'), StoreUnavailableError);
+});
