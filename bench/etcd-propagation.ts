@@ -57,7 +57,7 @@ sluice: { workers: ${workers} }
   const base = loadConfig({ prefix });
   const loaded = { ...base, listeners: [{ proto: 'tcp' as const, host: '127.0.0.1', port: 0, tls: false, proxyProtocol: false, proxyProtocolToUpstream: false, proxyProtocolToUpstreamVersion: 1 as const, source: 'bench' }] };
   const gw = await startGateway({ loaded, log: silentLogger() });
-  return { gw, port: gw.port('tcp', '127.0.0.1', 0), admin: `http://127.0.0.1:${gw.admin?.port ?? 0}/apisix/admin/stream_routes/1` };
+  return { gw, port: gw.port('tcp', '127.0.0.1', 0, 'bench'), admin: `http://127.0.0.1:${gw.admin?.port ?? 0}/apisix/admin/stream_routes/1` };
 }
 
 const A = await gateway();

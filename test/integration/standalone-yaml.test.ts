@@ -34,7 +34,7 @@ async function startStandalone(t: TestContext, yaml?: string): Promise<Standalon
   const gw = await startGateway({ loaded: { ...fromFile, listeners: [listener] }, log });
   t.after(() => gw.close());
   const adminUrl = `http://127.0.0.1:${gw.admin?.port ?? 0}`;
-  return { port: gw.port('tcp', '127.0.0.1', 0), file, lines, admin: (m, p, b) => adminRequest(adminUrl, m, p, b) };
+  return { port: gw.port('tcp', '127.0.0.1', 0, listener.source), file, lines, admin: (m, p, b) => adminRequest(adminUrl, m, p, b) };
 }
 
 const config = (node: string, extra = ''): string => `stream_routes:
