@@ -4,6 +4,7 @@ import type { Server, Socket } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ListenerSpec } from '../model/config.ts';
 import { OUTCOME_CODE, type ToPrimary, type ToWorker, type WorkerInit } from '../model/messages.ts';
+import type { SnapshotData } from '../model/snapshot.ts';
 import { createLogger } from '../observe/log.ts';
 import { parseIp } from '../lib/ip.ts';
 import { listenTcp } from './listen/tcp.ts';
@@ -18,7 +19,8 @@ import type { ConnectOutcome, UpstreamNode } from './balancers/balancer.ts';
 
 const port = parentPort;
 if (port === null) throw new Error('worker.ts must run in a worker thread');
-const init = workerData as WorkerInit;
+/** `snapshot`: the config in force when the primary started this worker (undefined at the gateway's first start). */
+const init = workerData as WorkerInit & { readonly snapshot: SnapshotData | undefined };
 const log = createLogger(init.logLevel).child({ worker: init.workerId });
 const nodes = new NodeTable(init.nodes);
 const runtime = new Runtime(nodes);
@@ -210,6 +212,15 @@ process.on('uncaughtException', (err) => {
   log.fatal({ err }, 'uncaught exception in a data-plane worker');
   process.exit(70);
 });
+
+// The config first, then the listeners: a connection is never accepted before the worker has the config in force.
+if (init.snapshot !== undefined) {
+  try {
+    send({ type: 'ack', version: runtime.apply(init.snapshot).version });
+  } catch (err) {
+    log.error({ err, version: init.snapshot.version }, 'snapshot rejected by the worker; keeping the previous one');
+  }
+}
 
 bind(init.listeners).then((r) => send({ type: 'bound', ...r }), (err: unknown) => {
   log.fatal({ err }, 'failed to bind listeners');

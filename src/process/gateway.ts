@@ -1,5 +1,5 @@
-// One gateway: config → store → data-plane workers (listeners bound) → snapshot builder → Admin API.
-// Readiness: every listener is bound, and the first snapshot acknowledged, before the Admin API answers.
+// One gateway: config → store → snapshot builder → data-plane workers (snapshot applied, listeners bound) → Admin API.
+// Readiness: the first snapshot is built, every worker has it and has bound every listener, before the Admin API answers.
 import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -122,8 +122,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   let admin: AdminServer | undefined;
   let control: ControlApi | undefined;
   try {
-    await pool.start();
+    // The first snapshot before the workers: each applies it before binding its listeners, so a listener never
+    // accepts a connection (e.g. a client reconnecting to a restarted gateway) without the stored config.
     await startWithRetry(() => builder.start(), cfg.deployment.etcd.timeout * 2000, log);
+    await pool.start();
     await pool.published(builder.current?.version ?? 0);
     if (cfg.apisix.enable_control) {
       control = await startControlApi(health, cfg.apisix.control.ip, cfg.apisix.control.port);

@@ -84,7 +84,11 @@ export class WorkerPool {
   }
 
   #spawn(id: number): Promise<{ bound: readonly { key: string; port: number }[]; errors: readonly string[] }> {
-    const init: WorkerInit = {
+    // The latest snapshot goes with the worker's start data: it applies it before it binds a listener, so a worker
+    // (re)started while the gateway runs never accepts a connection without the config in force.
+    const initial = this.#latest;
+    const init: WorkerInit & { readonly snapshot: SnapshotData | undefined } = {
+      snapshot: initial,
       workerId: id,
       listeners: this.#listeners,
       portOverrides: this.#portOverrides,
@@ -104,7 +108,7 @@ export class WorkerPool {
       worker.on('message', (m: ToPrimary) => {
         if (m.type === 'bound' && !started) {
           started = true;
-          if (this.#latest !== undefined) worker.postMessage({ type: 'snapshot', data: this.#latest } satisfies ToWorker);
+          if (this.#latest !== undefined && this.#latest !== initial) worker.postMessage({ type: 'snapshot', data: this.#latest } satisfies ToWorker);
           resolve(m);
           return;
         }
