@@ -132,13 +132,23 @@ async function bind(specs: readonly ListenerSpec[]): Promise<{ bound: { key: str
   return { bound, errors };
 }
 
-/** SIGHUP: closes the listeners no longer wanted (open sessions go on), binds the new ones. */
+/** SIGHUP: closes the listeners no longer wanted (open sessions go on), binds the new and the changed ones. */
 async function relisten(requestId: number, specs: readonly ListenerSpec[]): Promise<void> {
-  const wanted = new Set(specs.map(listenerKey));
+  // A gateway that is stopping keeps its listeners closed.
+  if (stopping) {
+    send({ type: 'relistened', requestId, errors: [] });
+    return;
+  }
+  const wanted = new Map(specs.map((s) => [listenerKey(s), s]));
+  // A listener whose options changed at the same address (e.g. tls: true) is bound anew: the new server first (the
+  // port is SO_REUSEPORT), then the old one closes, so the port does not refuse in between.
+  const replaced = new Map<string, { spec: ListenerSpec; servers: Server[] }>();
   for (const [key, entry] of servers) {
-    if (wanted.has(key)) continue;
-    for (const srv of entry.servers) srv.close();
+    const spec = wanted.get(key);
+    if (spec !== undefined && sameOptions(spec, entry.spec)) continue;
     servers.delete(key);
+    if (spec !== undefined) replaced.set(key, entry);
+    else for (const srv of entry.servers) srv.close();
   }
   for (const [key, u] of udpListeners) {
     if (wanted.has(key)) continue;
@@ -146,7 +156,16 @@ async function relisten(requestId: number, specs: readonly ListenerSpec[]): Prom
     udpListeners.delete(key);
   }
   const { errors } = await bind(specs);
+  for (const [key, entry] of replaced) {
+    if (servers.has(key)) for (const srv of entry.servers) srv.close();
+    else servers.set(key, entry); // the new one could not be bound (reported): the old one goes on
+  }
   send({ type: 'relistened', requestId, errors });
+}
+
+function sameOptions(a: ListenerSpec, b: ListenerSpec): boolean {
+  return a.tls === b.tls && a.proxyProtocol === b.proxyProtocol && a.proxyProtocolToUpstream === b.proxyProtocolToUpstream
+    && a.proxyProtocolToUpstreamVersion === b.proxyProtocolToUpstreamVersion;
 }
 
 function stopListening(): void {

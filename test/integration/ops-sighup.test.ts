@@ -2,9 +2,11 @@
 // listener removed refuses new connections while a session established on it goes on to its end, a new
 // sluice.max_connections applies at once, and a file that fails validation is rejected whole — its
 // `FILE:LINE: path: problem` line is the last one on stderr and the running config (listeners, max_connections) stays.
+// A listener whose options change at the same address (plain → tls) is bound anew, its open sessions untouched.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { sslBody, testCerts, tlsAsk } from '../fixtures/certs.ts';
 import { lastLine } from '../fixtures/child.ts';
 import { makePrefix } from '../fixtures/gateway.ts';
 import { childAdmin, openSession, opsYaml, sighup, startOpsChild, writeConfig } from '../fixtures/load.ts';
@@ -72,4 +74,30 @@ test('SIGHUP: listeners added and removed, max_connections live, an invalid file
   const third2 = await talk(a, { send: 'over the limit', timeoutMs: 3000 });
   t.assert.deepStrictEqual([third2.closed, third2.data.toString()], [true, ''], 'max_connections is still 2');
   await Promise.all([onA.end(), onC.end()]);
+});
+
+test('SIGHUP: a listener whose options change at the same address is bound anew (plain → tls); its open session goes on', { timeout: 30_000 }, async (t: TestContext) => {
+  t.plan(5);
+  const certs = testCerts();
+  const echo = await echoServer(t);
+  const prefix = makePrefix(t);
+  const { child, ports } = await startOpsChild(t, prefix, 1, ([p]) => opsYaml({ tcp: [loop(p ?? 0)] }));
+  const [a = 0] = ports;
+  const puts = [
+    await childAdmin(child, 'PUT', '/apisix/admin/stream_routes/1', { upstream: { type: 'roundrobin', nodes: { [echo.node]: 1 } } }),
+    await childAdmin(child, 'PUT', '/apisix/admin/ssls/1', sslBody(certs.server.exact, 'test.com')),
+  ];
+  t.assert.deepStrictEqual(puts.map((r) => r.status), [201, 201]);
+  const plain = await openSession(t, a);
+  t.assert.strictEqual(await plain.say('plain'), 'plain');
+
+  writeConfig(prefix, opsYaml({ tcp: [{ addr: loop(a), tls: true }] }));
+  const hup = await sighup(child);
+  t.assert.deepStrictEqual([hup.outcome, hup.problems], ['reloaded', []]);
+  // New connections on the same port are TLS now (the certificate verified against the test CA), on every worker.
+  const replies = [];
+  for (let i = 0; i < 10; i++) replies.push(await tlsAsk(a, { servername: 'test.com', ca: certs.ca.cert, send: `tls-${i}`, end: true }));
+  t.assert.deepStrictEqual(replies.map((r) => [r.authorized, r.data]), replies.map((_, i) => [true, `tls-${i}`]));
+  // The plain session accepted before goes on.
+  t.assert.strictEqual(await plain.say('still plain'), 'still plain');
 });
