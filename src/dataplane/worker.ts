@@ -19,10 +19,32 @@ import type { ConnectOutcome, UpstreamNode } from './balancers/balancer.ts';
 
 const port = parentPort;
 if (port === null) throw new Error('worker.ts must run in a worker thread');
-/** `snapshot`: the config in force when the primary started this worker (undefined at the gateway's first start). */
-const init = workerData as WorkerInit & { readonly snapshot: SnapshotData | undefined };
+/**
+ * `snapshot`: the config in force when the primary started this worker (undefined at the gateway's first start);
+ * `nodeShare`: this worker's share of the per-node open-session counts (see WorkerNodeTable).
+ */
+const init = workerData as WorkerInit & { readonly snapshot: SnapshotData | undefined; readonly nodeShare: SharedArrayBuffer };
 const log = createLogger(init.logLevel).child({ worker: init.workerId });
-const nodes = new NodeTable(init.nodes);
+/**
+ * The shared node table, also counting this worker's own share of each node's open sessions in memory the primary
+ * can read: when the worker dies, the primary takes its sessions out of the gateway-wide counts (least_conn).
+ */
+class WorkerNodeTable extends NodeTable {
+  readonly #mine: Int32Array;
+  constructor(b: WorkerInit['nodes'], mine: SharedArrayBuffer) {
+    super(b);
+    this.#mine = new Int32Array(mine);
+  }
+  override open(slot: number): void {
+    super.open(slot);
+    Atomics.add(this.#mine, slot, 1);
+  }
+  override close(slot: number): void {
+    super.close(slot);
+    Atomics.sub(this.#mine, slot, 1);
+  }
+}
+const nodes = new WorkerNodeTable(init.nodes, init.nodeShare);
 const runtime = new Runtime(nodes);
 const stats = new WorkerStats();
 const shared = new Int32Array(init.shared);

@@ -8,7 +8,7 @@ import type { ExplainAnswer, ExplainQuery, ToPrimary, ToWorker, WorkerInit, Work
 import type { SnapshotData } from '../model/snapshot.ts';
 import type { Logger } from '../observe/log.ts';
 import { SHARED, workerActiveSlot, workerUdpSlot } from '../dataplane/state/stats.ts';
-import type { NodeTableBuffers } from '../lib/node-table.ts';
+import { NODE_SLOTS, type NodeTableBuffers } from '../lib/node-table.ts';
 
 const WORKER_URL = new URL('../dataplane/worker.ts', import.meta.url);
 const ACK_TIMEOUT_MS = 2000;
@@ -47,6 +47,8 @@ export class WorkerPool {
   readonly #shared = new SharedArrayBuffer(SHARED.size * 4);
   readonly #slots: Slot[] = [];
   readonly #portOverrides: Record<string, number> = {};
+  /** Per worker id: its share of each node's open sessions (NODE_SLOTS Int32s, 1 MiB), written by the worker. */
+  readonly #nodeShares: SharedArrayBuffer[] = [];
   readonly #waiters = new Set<{ version: number; resolve: () => void }>();
   readonly #pending = new Map<number, (m: ToPrimary) => void>();
   #latest: SnapshotData | undefined;
@@ -87,8 +89,11 @@ export class WorkerPool {
     // The latest snapshot goes with the worker's start data: it applies it before it binds a listener, so a worker
     // (re)started while the gateway runs never accepts a connection without the config in force.
     const initial = this.#latest;
-    const init: WorkerInit & { readonly snapshot: SnapshotData | undefined } = {
+    // The worker's own share of the per-node open-session counts (kept across its restarts), see the 'exit' handler.
+    const nodeShare = this.#nodeShares[id] ??= new SharedArrayBuffer(NODE_SLOTS * 4);
+    const init: WorkerInit & { readonly snapshot: SnapshotData | undefined; readonly nodeShare: SharedArrayBuffer } = {
       snapshot: initial,
+      nodeShare,
       workerId: id,
       listeners: this.#listeners,
       portOverrides: this.#portOverrides,
@@ -131,6 +136,10 @@ export class WorkerPool {
         Atomics.sub(shared, SHARED.active, tcp);
         Atomics.sub(shared, SHARED.udpSessions, udp);
         Atomics.add(shared, SHARED.lostSessions, tcp + udp);
+        // ... and out of the per-node counts (least_conn), which would otherwise keep them for good.
+        const mine = new Int32Array(nodeShare);
+        const all = new Int32Array(this.#opts.nodes.conns);
+        for (let slot = 0; slot < mine.length; slot++) if (mine[slot] !== 0) Atomics.sub(all, slot, Atomics.exchange(mine, slot, 0));
         if (this.#stopping) return;
         this.lostWorkers++;
         this.#opts.log.error({ worker: id, code }, 'data-plane worker died; restarting it');

@@ -2,7 +2,7 @@
 // New connections succeed throughout (the kernel sends them to the live worker's listener, then to both again); the
 // dead worker is restarted (`workers_restarted: 1`); exactly the sessions it held when it died are cut and counted as
 // lost; and the restarted worker has the latest config: a write after the restart is in force on every connection,
-// over both workers.
+// over both workers. The dead worker's sessions also leave the per-node counts that least_conn reads.
 import { test, type TestContext } from 'node:test';
 import { startTestGateway } from '../fixtures/gateway.ts';
 import { openSession, type EchoSession } from '../fixtures/load.ts';
@@ -93,4 +93,36 @@ test('worker crash: the other worker serves, the dead one restarts with the late
   );
   const perWorker = after.map((s, i) => s.sessions - (before[i]?.sessions ?? 0));
   t.assert.ok(perWorker.length === 2 && perWorker.every((n) => n > 0), `new sessions per worker: ${perWorker.join(', ')}`);
+});
+
+test('worker crash: the dead worker\'s sessions leave the per-node counts too (least_conn is not skewed after it)', { timeout: 30_000 }, async (t: TestContext) => {
+  t.plan(4);
+  const a = await echoServer(t);
+  const b = await echoServer(t);
+  const g = await startTestGateway(t, { sluice: { workers: 2 } }, { listeners: [{}] });
+  const port = g.listenerPort();
+  await put(g, 'upstreams/1', { type: 'least_conn', nodes: { [a.node]: 1 } });
+  await put(g, 'stream_routes/1', { upstream_id: '1' });
+  // HELD sessions on node a, spread by the kernel over both workers; worker 0 dies with its share.
+  const held: EchoSession[] = [];
+  for (let i = 0; i < HELD; i++) held.push(await openSession(t, port));
+  t.assert.deepStrictEqual((await Promise.all(held.map((s) => s.say('x')))).join(''), 'x'.repeat(HELD));
+  g.gw.pool.crashForTest(0);
+  const restarted = await waitFor(async () => ((await g.admin('GET', '/sluice/v1/status')).json as Status).workers_restarted === 1, 5000);
+  t.assert.ok(restarted.ok, 'restarted');
+  await Promise.all(held.filter((s) => !s.state().closed).map((s) => s.end()));
+  await waitFor(async () => ((await g.admin('GET', '/sluice/v1/status')).json as Status).tcp.active === 0, 3000);
+  // Nothing is open now: with node b added, least_conn must share new held sessions evenly between a and b.
+  const r = await g.admin('PATCH', '/apisix/admin/upstreams/1/nodes', { [a.node]: 1, [b.node]: 1 });
+  t.assert.strictEqual(r.status, 200, r.text);
+  const a0 = a.connections();
+  const b0 = b.connections();
+  const next: EchoSession[] = [];
+  for (let i = 0; i < 10; i++) {
+    const s = await openSession(t, port);
+    await s.say('y');
+    next.push(s);
+  }
+  t.assert.deepStrictEqual([a.connections() - a0, b.connections() - b0], [5, 5], 'least_conn sees no session of the dead worker');
+  await Promise.all(next.map((s) => s.end()));
 });
