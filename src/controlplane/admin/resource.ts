@@ -272,10 +272,9 @@ export class ResourceHandler {
     if (req.id === undefined) throw adminError('MISSING_ID', { kind: this.def.kind });
     if (this.def.deleteCheck && req.query.get('force') !== 'true') await this.def.deleteCheck(req.id, this.#refs);
     const key = this.#key(req.id);
-    const before = await this.#ctx.store.revision();
     const gone = await this.#ctx.store.delete(key);
     if (gone === undefined) throw adminError('KEY_NOT_FOUND');
-    await this.#ctx.published(Math.max(before + 1, await this.#ctx.store.revision()));
+    await this.#ctx.published(gone.revision);
     return { status: 200, body: { deleted: '1', key } };
   }
 

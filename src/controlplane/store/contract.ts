@@ -80,7 +80,7 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>, o
       await f.store.put('/apisix/upstreams/d', { id: 'd' });
       const r = await f.store.revision();
       const del = await f.store.delete('/apisix/upstreams/d');
-      t.assert.deepEqual(del?.value, { id: 'd' });
+      t.assert.deepEqual(del?.item.value, { id: 'd' });
       t.assert.equal(await f.store.get('/apisix/upstreams/d'), undefined);
       t.assert.ok((await f.store.revision()) > r, 'a delete is a revision');
       t.assert.equal(await f.store.delete('/apisix/upstreams/d'), undefined);

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import {
   type ConfigStore, type JsonObject, type ListResult, type PutOptions, type PutResult, type StoreItem,
-  type WatchEvent, type WatchHandlers, type Watcher, StoreConflictError, formatId,
+  type DeleteResult, type WatchEvent, type WatchHandlers, type Watcher, StoreConflictError, formatId,
 } from './store.ts';
 
 const HISTORY_KEEP = 10_000;
@@ -168,7 +168,7 @@ export class EmbeddedStore implements ConfigStore {
     return { item: res.item, prev: res.prev };
   }
 
-  delete(key: string): Promise<StoreItem | undefined> {
+  delete(key: string): Promise<DeleteResult | undefined> {
     try {
       return Promise.resolve(this.deleteSync(key));
     } catch (err) {
@@ -176,7 +176,7 @@ export class EmbeddedStore implements ConfigStore {
     }
   }
 
-  deleteSync(key: string): StoreItem | undefined {
+  deleteSync(key: string): DeleteResult | undefined {
     this.#assertOpen();
     const res = this.#tx(() => {
       const old = this.#q.get.get(key) as KvRow | undefined;
@@ -190,7 +190,7 @@ export class EmbeddedStore implements ConfigStore {
     });
     if (res === undefined) return undefined;
     this.#afterWrite({ type: 'delete', revision: res.rev, key });
-    return res.item;
+    return res.item === undefined ? undefined : { item: res.item, revision: res.rev };
   }
 
   nextId(): Promise<string> {

@@ -14,7 +14,7 @@ import type { EtcdConf } from '../../model/config.ts';
 import type { Logger } from '../../observe/log.ts';
 import {
   type ConfigStore, type JsonObject, type ListResult, type PutOptions, type PutResult, type StoreItem,
-  type WatchEvent, type WatchHandlers, type Watcher, StoreConflictError, StoreUnavailableError, formatId,
+  type DeleteResult, type WatchEvent, type WatchHandlers, type Watcher, StoreConflictError, StoreUnavailableError, formatId,
 } from './store.ts';
 
 const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
@@ -238,12 +238,13 @@ export class EtcdStore implements ConfigStore {
     return { item: { key, value: structuredClone(value), createdIndex: created, modifiedIndex: rev }, prev };
   }
 
-  async delete(key: string): Promise<StoreItem | undefined> {
+  async delete(key: string): Promise<DeleteResult | undefined> {
     await this.#authenticate();
-    const res = await this.#call<{ deleted?: string; prev_kvs?: Kv[] }>('/v3/kv/deleterange', { key: b64(key), prev_kv: true });
+    const res = await this.#call<{ deleted?: string; prev_kvs?: Kv[]; header?: Header }>('/v3/kv/deleterange', { key: b64(key), prev_kv: true });
     if (Number(res.deleted ?? 0) === 0) return undefined;
     const kv = res.prev_kvs?.[0];
-    return kv !== undefined ? this.#itemOf(kv) : { key, value: {}, createdIndex: 0, modifiedIndex: 0 };
+    const item = (kv !== undefined ? this.#itemOf(kv) : undefined) ?? { key, value: {}, createdIndex: 0, modifiedIndex: 0 };
+    return { item, revision: Number(res.header?.revision ?? 0) };
   }
 
   /** APISIX's ids: the revision of a write to `<prefix>/gen_id`, 20 digits — unique across every gateway. */

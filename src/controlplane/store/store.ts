@@ -29,6 +29,12 @@ export interface PutResult {
   readonly prev: StoreItem | undefined;
 }
 
+export interface DeleteResult {
+  readonly item: StoreItem;
+  /** The store revision the delete made (what the data plane must reach for it to be in force). */
+  readonly revision: number;
+}
+
 export interface ListResult {
   readonly items: StoreItem[];
   /** The store revision the listing reflects; watch from here to miss nothing. */
@@ -67,8 +73,8 @@ export interface ConfigStore {
   /** Every live item whose key starts with `prefix`, sorted by key. */
   list(prefix: string): Promise<ListResult>;
   put(key: string, value: JsonObject, opts?: PutOptions): Promise<PutResult>;
-  /** Returns the deleted item, or undefined when there was none. */
-  delete(key: string): Promise<StoreItem | undefined>;
+  /** Returns the deleted item and the revision of the delete, or undefined when there was none. */
+  delete(key: string): Promise<DeleteResult | undefined>;
   /** A new, unique, 20-digit zero-padded id (APISIX's POST ids). */
   nextId(): Promise<string>;
   /** Current revision of the whole store. */

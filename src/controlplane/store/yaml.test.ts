@@ -18,7 +18,7 @@ import { pino } from 'pino';
 import type { Logger } from '../../observe/log.ts';
 import { storeContract } from './contract.ts';
 import {
-  type ConfigStore, type JsonObject, type ListResult, type PutOptions, type PutResult, type StoreItem,
+  type ConfigStore, type DeleteResult, type JsonObject, type ListResult, type PutOptions, type PutResult, type StoreItem,
   type WatchEvent, type WatchHandlers, type Watcher, StoreReadOnlyError, formatId,
 } from './store.ts';
 import { READ_ONLY_MESSAGE, YamlStore } from './yaml.ts';
@@ -70,11 +70,11 @@ class FileWriter implements ConfigStore {
     return { item, prev };
   }
 
-  async delete(key: string): Promise<StoreItem | undefined> {
+  async delete(key: string): Promise<DeleteResult | undefined> {
     const prev = await this.yaml.get(key);
     if (!this.#items.delete(key)) return undefined;
     await this.#write();
-    return prev;
+    return prev === undefined ? undefined : { item: prev, revision: await this.yaml.revision() };
   }
 
   nextId(): Promise<string> {

@@ -9,7 +9,7 @@ import { check, type Schema } from '../../lib/jsonschema.ts';
 import type { Logger } from '../../observe/log.ts';
 import { serviceSchema, sslSchema, streamRouteSchema, upstreamSchema } from '../schema/apisix.ts';
 import {
-  type ConfigStore, type JsonObject, type ListResult, type PutResult, type StoreItem, type WatchEvent,
+  type ConfigStore, type DeleteResult, type JsonObject, type ListResult, type PutResult, type StoreItem, type WatchEvent,
   type WatchHandlers, type Watcher, StoreReadOnlyError,
 } from './store.ts';
 
@@ -202,7 +202,7 @@ export class YamlStore implements ConfigStore {
     return Promise.reject(new StoreReadOnlyError(READ_ONLY_MESSAGE));
   }
 
-  delete(): Promise<StoreItem | undefined> {
+  delete(): Promise<DeleteResult | undefined> {
     return Promise.reject(new StoreReadOnlyError(READ_ONLY_MESSAGE));
   }
 
