@@ -50,7 +50,8 @@ export class WorkerPool {
   /** Per worker id: its share of each node's open sessions (NODE_SLOTS Int32s, 1 MiB), written by the worker. */
   readonly #nodeShares: SharedArrayBuffer[] = [];
   readonly #waiters = new Set<{ version: number; resolve: () => void }>();
-  readonly #pending = new Map<number, (m: ToPrimary) => void>();
+  /** Questions to workers awaiting an answer, by request id (a worker that dies answers its own with undefined). */
+  readonly #pending = new Map<number, { slot: Slot; done: (m: ToPrimary | undefined) => void }>();
   #latest: SnapshotData | undefined;
   #nextRequest = 1;
   #stopping = false;
@@ -129,6 +130,12 @@ export class WorkerPool {
           return;
         }
         this.#checkWaiters();
+        // Its unanswered questions (stats, explain, listeners) get no answer: settle them now, not at their timeout.
+        for (const [requestId, p] of this.#pending) {
+          if (p.slot !== slot) continue;
+          this.#pending.delete(requestId);
+          p.done(undefined);
+        }
         // The dead worker's sessions are gone: take them out of the gateway-wide totals and count them as lost.
         const shared = new Int32Array(this.#shared);
         const tcp = Atomics.exchange(shared, workerActiveSlot(id), 0);
@@ -157,10 +164,10 @@ export class WorkerPool {
       case 'explained':
       case 'relistened':
       case 'stats': {
-        const cb = this.#pending.get(m.requestId);
-        if (cb !== undefined) {
+        const p = this.#pending.get(m.requestId);
+        if (p !== undefined) {
           this.#pending.delete(m.requestId);
-          cb(m);
+          p.done(m);
         }
         break;
       }
@@ -212,7 +219,7 @@ export class WorkerPool {
     const requestId = this.#nextRequest++;
     return new Promise((resolve) => {
       const timer = setTimeout(() => { this.#pending.delete(requestId); resolve(undefined); }, QUERY_TIMEOUT_MS);
-      this.#pending.set(requestId, (m) => { clearTimeout(timer); resolve(m); });
+      this.#pending.set(requestId, { slot, done: (m) => { clearTimeout(timer); resolve(m); } });
       slot.worker.postMessage(msg(requestId));
     });
   }
@@ -220,11 +227,14 @@ export class WorkerPool {
   /** SIGHUP: every worker binds the new listeners and closes the removed ones; resolves with the bind errors. */
   async setListeners(listeners: readonly ListenerSpec[]): Promise<string[]> {
     this.#listeners = listeners;
-    const replies = await Promise.all(this.#slots.filter((s) => s.alive).map((s) => this.#ask((requestId) => ({ type: 'listeners', requestId, listeners }), s)));
+    const asked = this.#slots.filter((s) => s.alive);
+    const replies = await Promise.all(asked.map((s) => this.#ask((requestId) => ({ type: 'listeners', requestId, listeners }), s)));
     const errors = new Set<string>();
-    for (const m of replies) {
-      if (m === undefined) errors.add('a worker did not answer the listener change in time');
-      else if (m.type === 'relistened') for (const e of m.errors) errors.add(e);
+    for (const [i, m] of replies.entries()) {
+      // A worker that died meanwhile is restarted with these listeners.
+      if (m === undefined) {
+        if (asked[i]?.alive === true) errors.add('a worker did not answer the listener change in time');
+      } else if (m.type === 'relistened') for (const e of m.errors) errors.add(e);
     }
     return [...errors];
   }
