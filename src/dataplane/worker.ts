@@ -10,6 +10,8 @@ import { parseIp } from '../lib/ip.ts';
 import { listenTcp } from './listen/tcp.ts';
 import { UdpListener, type UdpDeps } from './udp/proxy.ts';
 import { Runtime } from './runtime.ts';
+import { AccessLog } from '../observe/access-log.ts';
+import { STATUS } from './session/end.ts';
 import type { EndReason } from './session/end.ts';
 import { runSession } from './session/pipeline.ts';
 import { Session, type ListenerInfo } from './session/session.ts';
@@ -62,7 +64,18 @@ const udpDeps: UdpDeps = {
   maxSessions: () => udpMaxSessions,
   sessionTimeoutMs: () => udpSessionTimeoutMs,
   onOutcome: (node, outcome) => onOutcome(node, outcome),
-  onEnd: (u) => { stats.udpSessions++; stats.byReason[u.endReason ?? 'Internal']++; },
+  onEnd: (u, reason) => {
+    stats.udpSessions++;
+    stats.byReason[u.endReason ?? 'Internal']++;
+    if (accessLog.conf.enabled) {
+      accessLog.log({
+        protocol: 'UDP', remoteAddr: u.clientAddr.startsWith('::ffff:') && u.clientAddr.includes('.') ? u.clientAddr.slice(7) : u.clientAddr,
+        remotePort: u.clientPort, serverAddr: u.serverAddr, serverPort: u.serverPort, status: STATUS[reason],
+        bytesSent: u.bytesToClient, bytesReceived: u.bytesFromClient, sessionTime: (now() - u.startedAt) / 1000,
+        upstreamAddr: u.node.addr, routeId: u.route.id, sni: undefined, endReason: reason, endedAt: Date.now(),
+      });
+    }
+  },
   onDrop: (why) => { stats.udpDrops[why]++; },
 };
 let stopping = false;
@@ -84,14 +97,27 @@ function onOutcome(node: UpstreamNode, outcome: ConnectOutcome): void {
   }, 50);
 }
 
-function onEnd(s: Session, _reason: EndReason): void {
+let accessLog = new AccessLog(init.accessLog);
+
+function onEnd(s: Session, reason: EndReason): void {
   sessions.delete(s);
+  if (accessLog.conf.enabled) {
+    accessLog.log({
+      protocol: 'TCP', remoteAddr: s.remoteAddr, remotePort: s.remotePort, serverAddr: s.serverAddr, serverPort: s.serverPort,
+      status: STATUS[reason], bytesSent: s.bytesToClient, bytesReceived: s.bytesFromClient,
+      sessionTime: (now() - s.startedAt) / 1000, upstreamAddr: s.node?.addr, routeId: s.route?.id, sni: s.sni,
+      endReason: reason, endedAt: Date.now(),
+    });
+  }
   if (s.upstreamSocket !== undefined && s.node !== undefined) nodes.close(s.node.slot);
   stats.active--;
   stats.byReason[s.endReason ?? 'Internal']++;
   Atomics.sub(shared, SHARED.active, 1);
   Atomics.sub(shared, myActive, 1);
-  if (stopping && sessions.size === 0) send({ type: 'drained' });
+  if (stopping && sessions.size === 0) {
+    accessLog.flushSync();
+    send({ type: 'drained' });
+  }
 }
 
 function accept(info: ListenerInfo, sock: Socket): void {
@@ -219,6 +245,10 @@ port.on('message', (m: ToWorker) => {
       break;
     }
     case 'settings':
+      if (JSON.stringify(m.accessLog) !== JSON.stringify(accessLog.conf)) {
+        accessLog.close();
+        accessLog = new AccessLog(m.accessLog);
+      }
       maxConnections = m.maxConnections;
       udpMaxSessions = m.udpMaxSessions;
       udpSessionTimeoutMs = m.udpSessionTimeout * 1000;

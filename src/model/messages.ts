@@ -1,6 +1,7 @@
 // Messages between the primary (control plane) and the data-plane workers. Types only.
 import type { ListenerSpec } from './config.ts';
 import type { SnapshotData } from './snapshot.ts';
+import type { AccessLogConf } from '../observe/access-log.ts';
 
 export interface WorkerInit {
   readonly workerId: number;
@@ -18,6 +19,7 @@ export interface WorkerInit {
   /** The shared node table (per-node connection counts and health). */
   readonly nodes: { readonly conns: SharedArrayBuffer; readonly health: SharedArrayBuffer };
   readonly logLevel: string;
+  readonly accessLog: AccessLogConf;
 }
 
 /** Connect outcome codes in `outcomes` messages. */
@@ -50,7 +52,7 @@ export interface WorkerStatsSnapshot {
 export type ToWorker =
   | { readonly type: 'snapshot'; readonly data: SnapshotData }
   | { readonly type: 'explain'; readonly requestId: number; readonly query: ExplainQuery }
-  | { readonly type: 'settings'; readonly maxConnections: number; readonly udpMaxSessions: number; readonly udpSessionTimeout: number }
+  | { readonly type: 'settings'; readonly maxConnections: number; readonly udpMaxSessions: number; readonly udpSessionTimeout: number; readonly accessLog: AccessLogConf }
   | { readonly type: 'stats'; readonly requestId: number }
   /** SIGHUP: the full set of listeners wanted now; removed ones stop accepting (their sessions go on). */
   | { readonly type: 'listeners'; readonly requestId: number; readonly listeners: readonly ListenerSpec[] }

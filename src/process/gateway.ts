@@ -14,6 +14,7 @@ import { StoreUnavailableError } from '../controlplane/store/store.ts';
 import type { ConfigStore } from '../controlplane/store/store.ts';
 import type { LoadedConfig } from '../model/config.ts';
 import type { Logger } from '../observe/log.ts';
+import type { AccessLogConf } from '../observe/access-log.ts';
 import { ALL_PLUGINS } from '../plugins/index.ts';
 import { PluginRegistry } from '../plugins/plugin.ts';
 import { explainRoute } from './explain.ts';
@@ -44,6 +45,12 @@ export interface Gateway {
   reload(next: LoadedConfig): Promise<string[]>;
   /** Graceful stop: listeners close, sessions drain up to shutdown_timeout, then the rest are closed. */
   close(): Promise<void>;
+}
+
+/** nginx_config.stream's access log settings, the path resolved against the prefix. */
+function accessLogConf(loaded: LoadedConfig): AccessLogConf {
+  const st = loaded.config.nginx_config.stream;
+  return { enabled: st.enable_access_log, file: path.resolve(loaded.prefix, st.access_log), format: st.access_log_format, escape: st.access_log_format_escape };
 }
 
 /** The config store the deployment asks for: embedded (default), etcd, or the standalone yaml file. */
@@ -104,6 +111,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     listeners: loaded.streamEnabled ? loaded.listeners : [],
     maxConnections: cfg.sluice.max_connections,
     tlsHandshakeTimeout: cfg.sluice.tls_handshake_timeout,
+    accessLog: accessLogConf(loaded),
     udpMaxSessions: cfg.sluice.udp_max_sessions,
     udpSessionTimeout: cfg.sluice.udp_session_timeout,
     nodes: nodeBuffers,
@@ -180,7 +188,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       for (const [key, a, b] of atStart) if (JSON.stringify(a) !== JSON.stringify(b)) problems.push(`${key}: a change takes effect at the next start`);
       current = next;
       plugins = new PluginRegistry(ALL_PLUGINS, now.stream_plugins);
-      pool.setSettings({ maxConnections: now.sluice.max_connections, udpMaxSessions: now.sluice.udp_max_sessions, udpSessionTimeout: now.sluice.udp_session_timeout });
+      pool.setSettings({ maxConnections: now.sluice.max_connections, udpMaxSessions: now.sluice.udp_max_sessions, udpSessionTimeout: now.sluice.udp_session_timeout, accessLog: accessLogConf(next) });
       problems.push(...await pool.setListeners(next.streamEnabled ? next.listeners : []));
       builder.setTlsSettings(now.apisix.ssl.fallback_sni, readTrustedCa(next));
       const a = now.deployment.admin;

@@ -7,6 +7,7 @@ import type { ListenerSpec } from '../model/config.ts';
 import type { ExplainAnswer, ExplainQuery, ToPrimary, ToWorker, WorkerInit, WorkerStatsSnapshot } from '../model/messages.ts';
 import type { SnapshotData } from '../model/snapshot.ts';
 import type { Logger } from '../observe/log.ts';
+import type { AccessLogConf } from '../observe/access-log.ts';
 import { SHARED, workerActiveSlot, workerUdpSlot } from '../dataplane/state/stats.ts';
 import { NODE_SLOTS, type NodeTableBuffers } from '../lib/node-table.ts';
 
@@ -14,7 +15,16 @@ const WORKER_URL = new URL('../dataplane/worker.ts', import.meta.url);
 const ACK_TIMEOUT_MS = 2000;
 const QUERY_TIMEOUT_MS = 2000;
 
+/** Settings a SIGHUP can change live. */
+export interface PoolSettings {
+  readonly maxConnections: number;
+  readonly udpMaxSessions: number;
+  readonly udpSessionTimeout: number;
+  readonly accessLog: AccessLogConf;
+}
+
 export interface PoolOptions {
+  readonly accessLog: AccessLogConf;
   readonly count: number;
   readonly nodes: NodeTableBuffers;
   /** Passive health: connect outcomes reported by the workers. */
@@ -43,7 +53,7 @@ export function listenerKey(l: Pick<ListenerSpec, 'proto' | 'host' | 'port' | 's
 export class WorkerPool {
   readonly #opts: PoolOptions;
   #listeners: readonly ListenerSpec[];
-  #settings: { maxConnections: number; udpMaxSessions: number; udpSessionTimeout: number };
+  #settings: PoolSettings;
   readonly #shared = new SharedArrayBuffer(SHARED.size * 4);
   readonly #slots: Slot[] = [];
   readonly #portOverrides: Record<string, number> = {};
@@ -61,7 +71,7 @@ export class WorkerPool {
   constructor(opts: PoolOptions) {
     this.#opts = opts;
     this.#listeners = opts.listeners;
-    this.#settings = { maxConnections: opts.maxConnections, udpMaxSessions: opts.udpMaxSessions, udpSessionTimeout: opts.udpSessionTimeout };
+    this.#settings = { maxConnections: opts.maxConnections, udpMaxSessions: opts.udpMaxSessions, udpSessionTimeout: opts.udpSessionTimeout, accessLog: opts.accessLog };
   }
 
   /** Actual port of each listener (port-0 listeners get the port the first worker was given). */
@@ -105,6 +115,7 @@ export class WorkerPool {
       shared: this.#shared,
       nodes: this.#opts.nodes,
       logLevel: this.#opts.logLevel,
+      accessLog: this.#settings.accessLog,
     };
     const worker = new Worker(WORKER_URL, { workerData: init, name: `sluice-worker-${id}` });
     const slot: Slot = { id, worker, acked: -1, alive: true };
@@ -239,7 +250,7 @@ export class WorkerPool {
     return [...errors];
   }
 
-  setSettings(s: { maxConnections: number; udpMaxSessions: number; udpSessionTimeout: number }): void {
+  setSettings(s: PoolSettings): void {
     this.#settings = s;
     for (const slot of this.#slots) if (slot.alive) slot.worker.postMessage({ type: 'settings', ...s } satisfies ToWorker);
   }

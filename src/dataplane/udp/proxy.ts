@@ -30,6 +30,9 @@ export class UdpSession {
   readonly key: string;
   readonly clientAddr: string;
   readonly clientPort: number;
+  /** The listener's address and port (a wildcard listener shows its bound address). */
+  serverAddr: string;
+  serverPort: number;
   readonly route: CompiledRoute;
   readonly upstream: CompiledUpstream;
   readonly node: UpstreamNode;
@@ -50,6 +53,8 @@ export class UdpSession {
     this.key = key;
     this.clientAddr = rinfo.address;
     this.clientPort = rinfo.port;
+    this.serverAddr = '';
+    this.serverPort = 0;
     this.route = route;
     this.upstream = up;
     this.node = node;
@@ -216,6 +221,8 @@ export class UdpListener {
     const idleMs = up.conf.timeoutSet ? Math.min(d.sessionTimeoutMs(), Math.max(t.send, t.read) * 1000) : d.sessionTimeoutMs();
     const sock = createSocket(isIP(node.ip) === 6 ? 'udp6' : 'udp4');
     const s = new UdpSession(key, rinfo, route, up, node, sock, now, idleMs);
+    s.serverAddr = this.#serverAddr;
+    s.serverPort = this.#serverPort;
     this.#sessions.set(key, s);
     Atomics.add(d.shared, d.sharedSlot, 1);
     Atomics.add(d.shared, d.workerSlot, 1);
