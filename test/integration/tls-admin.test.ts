@@ -230,7 +230,7 @@ async function gatewayOn(t: TestContext, prefix: string, keyring: readonly strin
   const close = (): Promise<void> => (closed ??= gw.close());
   t.after(close);
   const adminUrl = `http://127.0.0.1:${gw.admin?.port ?? 0}`;
-  return { tlsPort: gw.port('tcp', '127.0.0.1', 0), admin: (m, p, b) => adminRequest(adminUrl, m, p, b), close };
+  return { tlsPort: gw.port('tcp', '127.0.0.1', 0, 'test'), admin: (m, p, b) => adminRequest(adminUrl, m, p, b), close };
 }
 
 test('keyring rotation: keys written with [A] are served after a restart with [B, A], not with [B]; any write moves them to B', async (t: TestContext) => {
