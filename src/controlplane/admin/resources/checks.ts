@@ -3,45 +3,15 @@
 import { parseCidr } from '../../../lib/cidr.ts';
 import { CHASH_VAR_KEY } from '../../schema/apisix.ts';
 import type { JsonObject } from '../../store/store.ts';
+import { idOf, splitNodeKey } from '../../../lib/addr.ts';
 import { adminError } from '../errors.ts';
-import { checkPair } from './ssls.ts';
 import type { Refs } from '../refs.ts';
+import { checkPair } from './ssls.ts';
 
-/** An id as stored (string or integer) → its string form. */
-export function idOf(v: unknown): string {
-  return typeof v === 'string' ? v : JSON.stringify(v);
-}
+export { idOf };
 
 function isObject(v: unknown): v is JsonObject {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
-/** `host:port` of a map-form node; port may be absent (then the scheme's default applies). */
-export function splitNodeKey(key: string): { host: string; port: number | undefined } | undefined {
-  let host: string;
-  let portText: string | undefined;
-  if (key.startsWith('[')) {
-    const end = key.indexOf(']');
-    if (end < 0) return undefined;
-    host = key.slice(1, end);
-    const rest = key.slice(end + 1);
-    if (rest !== '' && !rest.startsWith(':')) return undefined;
-    portText = rest === '' ? undefined : rest.slice(1);
-  } else {
-    const colons = key.split(':').length - 1;
-    if (colons === 1) {
-      const i = key.indexOf(':');
-      host = key.slice(0, i);
-      portText = key.slice(i + 1);
-    } else {
-      host = key; // a bare IPv6 address, or a host without a port
-      portText = undefined;
-    }
-  }
-  if (host === '') return undefined;
-  if (portText === undefined) return { host, port: undefined };
-  if (!/^-?\d+$/.test(portText)) return undefined;
-  return { host, port: Number(portText) };
 }
 
 export async function checkUpstream(up: JsonObject, refs: Refs): Promise<void> {
