@@ -8,6 +8,7 @@ import type { NodeConf, RouteConf, SnapshotData, SslConf, UpstreamConf, Upstream
 import type { Logger } from '../observe/log.ts';
 import { serviceSchema, sslSchema, streamRouteSchema, upstreamSchema } from './schema/apisix.ts';
 import { Keyring } from '../lib/keyring.ts';
+import { isIP } from 'node:net';
 import type { Schema } from '../lib/jsonschema.ts';
 import type { ConfigStore, JsonObject, StoreItem, WatchEvent, Watcher } from './store/store.ts';
 import { idOf, splitNodeKey } from '../lib/addr.ts';
@@ -149,6 +150,7 @@ export class SnapshotBuilder {
     const { items, revision } = await this.#opts.store.list(`${this.#opts.prefix}/`);
     for (const m of this.#items.values()) m.clear();
     this.#validated.clear();
+    this.#upCache.clear();
     for (const it of items) this.#apply({ type: 'put', revision, item: it });
     this.#revision = revision;
     await this.#build();
@@ -235,12 +237,47 @@ export class SnapshotBuilder {
     return out;
   }
 
+  /** Nodes of an upstream source object, parsed once per object (validated values are frozen and kept). */
+  readonly #rawNodes = new WeakMap<JsonObject, RawNode[]>();
+  /** Resolved upstreams by key, reused while their source object, DNS answers and client certificate stay the same:
+   * a write then costs the changed item, not the whole config. */
+  readonly #upCache = new Map<string, { src: JsonObject; sig: string; slotKeys: string[]; conf: UpstreamConf }>();
+
+  #nodesOf(key: string, up: JsonObject): RawNode[] {
+    let raw = this.#rawNodes.get(up);
+    if (raw === undefined) {
+      raw = normalizeNodes(up.nodes, (why) => this.#problem(key, `upstream ${key}: ${why}`));
+      this.#rawNodes.set(up, raw);
+    }
+    return raw;
+  }
+
   #upstream(key: string, up: JsonObject): UpstreamConf {
-    const nodes = normalizeNodes(up.nodes, (why) => this.#problem(key, `upstream ${key}: ${why}`)).map((n): NodeConf => {
+    const raw = this.#nodesOf(key, up);
+    let sig = '';
+    for (const n of raw) if (isIP(n.host) === 0) sig += `${n.host}=${this.#dns.get(n.host) ?? '?'},`;
+    const tls = isObject(up.tls) ? up.tls : undefined;
+    if (tls?.client_cert_id !== undefined && tls.client_cert_id !== null) {
+      sig += `|ssl@${this.#sslItems.get(idOf(tls.client_cert_id))?.item.modifiedIndex ?? 0}`;
+    }
+    const hit = this.#upCache.get(key);
+    if (hit !== undefined && hit.src === up && hit.sig === sig) {
+      for (const k of hit.slotKeys) this.#usedSlots.add(k);
+      return hit.conf;
+    }
+    const slotKeys: string[] = [];
+    const nodes = raw.map((n): NodeConf => {
       const slotKey = `${key}|${n.host}|${n.port}`;
+      slotKeys.push(slotKey);
       this.#usedSlots.add(slotKey);
       return { ...n, ip: this.#dns.get(n.host), slot: this.#slots.slot(slotKey) };
     });
+    const conf = deepFreeze(this.#upstreamConf(key, up, nodes));
+    this.#upCache.set(key, { src: up, sig, slotKeys, conf });
+    return conf;
+  }
+
+  #upstreamConf(key: string, up: JsonObject, nodes: NodeConf[]): UpstreamConf {
     const t = isObject(up.timeout) ? up.timeout : undefined;
     const num = (v: unknown, d: number): number => (typeof v === 'number' && v > 0 ? v : d);
     const conf: Omit<UpstreamConf, 'version'> = {
@@ -320,12 +357,12 @@ export class SnapshotBuilder {
     this.#sslItems = this.#valid('ssls');
     // Resolve every domain node first, so that the snapshot carries IPs only.
     const hosts: string[] = [];
-    const collect = (up: unknown): void => {
-      if (isObject(up)) for (const n of normalizeNodes(up.nodes, () => undefined)) hosts.push(n.host);
+    const collect = (key: string, up: unknown): void => {
+      if (isObject(up)) for (const n of this.#nodesOf(key, up)) if (isIP(n.host) === 0) hosts.push(n.host);
     };
-    for (const { value } of upstreams.values()) collect(value);
-    for (const { value } of services.values()) collect(value.upstream);
-    for (const { value } of routes.values()) collect(value.upstream);
+    for (const [id, { value }] of upstreams) collect(`upstreams/${id}`, value);
+    for (const [id, { value }] of services) collect(`services/${id}`, value.upstream);
+    for (const [id, { value }] of routes) collect(`stream_routes/${id}`, value.upstream);
     // A config change must be in force within 1 s: wait for new domains at most DNS_WAIT_MS; an answer that comes
     // later triggers another build.
     const resolving = this.#dns.prepare(hosts);
@@ -392,6 +429,7 @@ export class SnapshotBuilder {
       tls: this.#tlsSettings ?? { fallbackSni: (this.#opts.fallbackSni ?? '').toLowerCase(), trustedCa: this.#opts.trustedCa },
     });
     this.#slots.retain(this.#usedSlots);
+    for (const k of this.#upCache.keys()) if (!(k in outUps)) this.#upCache.delete(k);
     this.current = snap;
     this.#opts.publish(snap);
   }

@@ -3,7 +3,7 @@
 import type { Server, Socket } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ListenerSpec } from '../model/config.ts';
-import { OUTCOME_CODE, type ToPrimary, type ToWorker, type WorkerInit } from '../model/messages.ts';
+import { OUTCOME_CODE, type SnapshotDelta, type ToPrimary, type ToWorker, type WorkerInit } from '../model/messages.ts';
 import type { SnapshotData } from '../model/snapshot.ts';
 import { createLogger } from '../observe/log.ts';
 import { parseIp } from '../lib/ip.ts';
@@ -223,15 +223,28 @@ function stopListening(): void {
   udpListeners.clear();
 }
 
+/** The snapshot data last applied (the base of the next delta from the primary). */
+let lastData: SnapshotData = { version: 0, routes: [], upstreams: {}, ssls: [], tls: { fallbackSni: '', trustedCa: undefined } };
+
+function withDelta(base: SnapshotData, d: SnapshotDelta): SnapshotData {
+  const upstreams: Record<string, SnapshotData['upstreams'][string]> = { ...base.upstreams };
+  for (const k of d.removed) delete upstreams[k];
+  Object.assign(upstreams, d.changed);
+  return { version: d.version, routes: d.routes, ssls: d.ssls, tls: d.tls, upstreams };
+}
+
 port.on('message', (m: ToWorker) => {
   switch (m.type) {
+    case 'snapshotDelta':
     case 'snapshot':
       try {
-        const snap = runtime.apply(m.data);
+        const data = m.type === 'snapshot' ? m.data : withDelta(lastData, m.delta);
+        lastData = data;
+        const snap = runtime.apply(data);
         for (const e of snap.certs.errors) log.error({ ssl: e.id, error: e.error }, 'certificate not usable; its SNIs have no certificate');
         send({ type: 'ack', version: snap.version });
       } catch (err) {
-        log.error({ err, version: m.data.version }, 'snapshot rejected by the worker; keeping the previous one');
+        log.error({ err, version: m.type === 'snapshot' ? m.data.version : m.delta.version }, 'snapshot rejected by the worker; keeping the previous one');
         send({ type: 'ack', version: -1 });
       }
       break;
@@ -287,6 +300,7 @@ process.on('uncaughtException', (err) => {
 // The config first, then the listeners: a connection is never accepted before the worker has the config in force.
 if (init.snapshot !== undefined) {
   try {
+    lastData = init.snapshot;
     send({ type: 'ack', version: runtime.apply(init.snapshot).version });
   } catch (err) {
     log.error({ err, version: init.snapshot.version }, 'snapshot rejected by the worker; keeping the previous one');

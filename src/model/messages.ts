@@ -25,6 +25,15 @@ export interface WorkerInit {
 /** Connect outcome codes in `outcomes` messages. */
 export const OUTCOME_CODE = { ok: 0, failed: 1, timeout: 2 } as const;
 
+export interface SnapshotDelta {
+  readonly version: number;
+  readonly routes: SnapshotData['routes'];
+  readonly ssls: SnapshotData['ssls'];
+  readonly tls: SnapshotData['tls'];
+  readonly changed: SnapshotData['upstreams'];
+  readonly removed: readonly string[];
+}
+
 export interface ExplainQuery {
   readonly protocol: 'tcp' | 'udp' | 'tls' | 'tls_passthrough';
   readonly remote_addr: string;
@@ -51,6 +60,9 @@ export interface WorkerStatsSnapshot {
 
 export type ToWorker =
   | { readonly type: 'snapshot'; readonly data: SnapshotData }
+  /** The next snapshot as a change to the one this worker was sent last: cloning only what changed keeps a write on
+   * a large config cheap. */
+  | { readonly type: 'snapshotDelta'; readonly delta: SnapshotDelta }
   | { readonly type: 'explain'; readonly requestId: number; readonly query: ExplainQuery }
   | { readonly type: 'settings'; readonly maxConnections: number; readonly udpMaxSessions: number; readonly udpSessionTimeout: number; readonly accessLog: AccessLogConf }
   | { readonly type: 'stats'; readonly requestId: number }

@@ -43,6 +43,8 @@ interface Slot {
   worker: Worker;
   acked: number;
   alive: boolean;
+  /** The last snapshot posted to this worker (the base of the next delta). */
+  sent: SnapshotData | undefined;
 }
 
 /** Identity of a listener (config entries are unique by protocol, host and port; port-0 test listeners by source). */
@@ -118,14 +120,17 @@ export class WorkerPool {
       accessLog: this.#settings.accessLog,
     };
     const worker = new Worker(WORKER_URL, { workerData: init, name: `sluice-worker-${id}` });
-    const slot: Slot = { id, worker, acked: -1, alive: true };
+    const slot: Slot = { id, worker, acked: -1, alive: true, sent: initial };
     this.#slots[id] = slot;
     return new Promise((resolve, reject) => {
       let started = false;
       worker.on('message', (m: ToPrimary) => {
         if (m.type === 'bound' && !started) {
           started = true;
-          if (this.#latest !== undefined && this.#latest !== initial) worker.postMessage({ type: 'snapshot', data: this.#latest } satisfies ToWorker);
+          if (this.#latest !== undefined && this.#latest !== initial) {
+            worker.postMessage({ type: 'snapshot', data: this.#latest } satisfies ToWorker);
+            slot.sent = this.#latest;
+          }
           resolve(m);
           return;
         }
@@ -195,8 +200,21 @@ export class WorkerPool {
   }
 
   publish(snap: SnapshotData): void {
+    const prev = this.#latest;
     this.#latest = snap;
-    for (const s of this.#slots) if (s.alive) s.worker.postMessage({ type: 'snapshot', data: snap } satisfies ToWorker);
+    let delta: ToWorker | undefined;
+    if (prev !== undefined) {
+      // Upstream confs the builder did not change are the very same objects: compare by identity.
+      const changed: Record<string, SnapshotData['upstreams'][string]> = {};
+      for (const [k, u] of Object.entries(snap.upstreams)) if (prev.upstreams[k] !== u) changed[k] = u;
+      const removed = Object.keys(prev.upstreams).filter((k) => !(k in snap.upstreams));
+      delta = { type: 'snapshotDelta', delta: { version: snap.version, routes: snap.routes, ssls: snap.ssls, tls: snap.tls, changed, removed } };
+    }
+    for (const s of this.#slots) {
+      if (!s.alive) continue;
+      s.worker.postMessage(delta !== undefined && s.sent === prev ? delta : ({ type: 'snapshot', data: snap } satisfies ToWorker));
+      s.sent = snap;
+    }
   }
 
   /** Resolves once every live worker has acknowledged `version` (or after ACK_TIMEOUT_MS, logged). */
