@@ -226,6 +226,12 @@ function stopListening(): void {
 /** The snapshot data last applied (the base of the next delta from the primary). */
 let lastData: SnapshotData = { version: 0, routes: [], upstreams: {}, ssls: [], tls: { fallbackSni: '', trustedCa: undefined } };
 
+function allUnhealthyPicks(): number {
+  let n = 0;
+  for (const u of runtime.current.upstreams.values()) n += u.balancer.allUnhealthyPicks;
+  return n;
+}
+
 function withDelta(base: SnapshotData, d: SnapshotDelta): SnapshotData {
   const upstreams: Record<string, SnapshotData['upstreams'][string]> = { ...base.upstreams };
   for (const k of d.removed) delete upstreams[k];
@@ -287,7 +293,7 @@ port.on('message', (m: ToWorker) => {
       }
       break;
     case 'stats':
-      send({ type: 'stats', requestId: m.requestId, stats: { sessions: stats.sessions, active: stats.active, rejectedMaxConn: stats.rejectedMaxConn, udpSessions: stats.udpSessions, udpDrops: { ...stats.udpDrops }, byReason: { ...stats.byReason } } });
+      send({ type: 'stats', requestId: m.requestId, stats: { sessions: stats.sessions, active: stats.active, rejectedMaxConn: stats.rejectedMaxConn, udpSessions: stats.udpSessions, udpDrops: { ...stats.udpDrops }, allUnhealthyPicks: allUnhealthyPicks(), byReason: { ...stats.byReason } } });
       break;
   }
 });

@@ -55,6 +55,8 @@ export interface WorkerStatsSnapshot {
   readonly rejectedMaxConn: number;
   readonly udpSessions: number;
   readonly udpDrops: Readonly<Record<string, number>>;
+  /** Picks made while every node of the upstream was unhealthy (APISIX's fallback: all nodes are used). */
+  readonly allUnhealthyPicks: number;
   readonly byReason: Readonly<Record<string, number>>;
 }
 

@@ -19,9 +19,11 @@ export function statusRoute(pool: WorkerPool, builder: SnapshotBuilder): ExtraRo
       const udpDrops: Record<string, number> = {};
       let sessions = 0;
       let udpSessions = 0;
+      let allUnhealthy = 0;
       for (const w of per) {
         sessions += w.sessions;
         udpSessions += w.udpSessions;
+        allUnhealthy += w.allUnhealthyPicks;
         sum(byReason, w.byReason);
         sum(udpDrops, w.udpDrops);
       }
@@ -36,6 +38,7 @@ export function statusRoute(pool: WorkerPool, builder: SnapshotBuilder): ExtraRo
           tcp: { sessions, active: Atomics.load(shared, SHARED.active), rejected_max_connections: Atomics.load(shared, SHARED.rejected) },
           udp: { sessions: udpSessions, active: Atomics.load(shared, SHARED.udpSessions), dropped: udpDrops },
           ended_by_reason: byReason,
+          picks_with_every_node_unhealthy: allUnhealthy,
         },
       };
     },

@@ -137,7 +137,7 @@ test('health passive: connect failures of real traffic mark a node unhealthy; tr
 });
 
 test('health: every node unhealthy → traffic still uses all of them (APISIX\'s rule)', async (t: TestContext) => {
-  t.plan(3);
+  t.plan(4);
   const [a, b] = await upstreams(t, 2);
   if (a === undefined || b === undefined) throw new Error('no upstreams');
   const deadP = await deadPort();
@@ -153,4 +153,7 @@ test('health: every node unhealthy → traffic still uses all of them (APISIX\'s
   t.assert.ok(down.ok);
   t.assert.deepStrictEqual(tally(await askMany(g.listenerPort(), 4)), { [a.node]: 2, [b.node]: 2 });
   t.assert.deepStrictEqual([a.accepted(), b.accepted()], [2, 2]);
+  // and it is counted (issue 5: "all unhealthy → use all nodes anyway, and count it")
+  const status = await g.admin('GET', '/sluice/v1/status');
+  t.assert.equal((status.json as { picks_with_every_node_unhealthy: number }).picks_with_every_node_unhealthy, 4);
 });
