@@ -7,6 +7,7 @@ import { OUTCOME_CODE, type SnapshotDelta, type ToPrimary, type ToWorker, type W
 import type { SnapshotData } from '../model/snapshot.ts';
 import { createLogger } from '../observe/log.ts';
 import { parseIp } from '../lib/ip.ts';
+import { CidrSet } from '../lib/cidr.ts';
 import { listenTcp } from './listen/tcp.ts';
 import { UdpListener, type UdpDeps } from './udp/proxy.ts';
 import { Runtime } from './runtime.ts';
@@ -48,6 +49,8 @@ class WorkerNodeTable extends NodeTable {
 }
 const nodes = new WorkerNodeTable(init.nodes, init.nodeShare);
 const runtime = new Runtime(nodes);
+/** Peers trusted to set the client address with a PROXY protocol header (validated at config load). */
+const realIpFrom = CidrSet.parse(init.proxyProtocol.realIpFrom);
 const stats = new WorkerStats();
 const shared = new Int32Array(init.shared);
 const sessions = new Set<Session>();
@@ -136,7 +139,7 @@ function accept(info: ListenerInfo, sock: Socket): void {
   sessions.add(s);
   stats.sessions++;
   stats.active++;
-  runSession(s, { now, stats, log, onEnd, nodes, onOutcome, handshakeMs: init.tlsHandshakeTimeout * 1000 }).catch((err: unknown) => {
+  runSession(s, { now, stats, log, onEnd, nodes, onOutcome, handshakeMs: init.tlsHandshakeTimeout * 1000, realIpFrom }).catch((err: unknown) => {
     log.error({ err }, 'session pipeline threw');
   });
 }
@@ -165,7 +168,9 @@ async function bind(specs: readonly ListenerSpec[]): Promise<{ bound: { key: str
     const info: ListenerInfo = {
       addr: spec.host === null ? `*:${spec.port}` : spec.host.includes(':') ? `[${spec.host}]:${spec.port}` : `${spec.host}:${spec.port}`,
       tls: spec.tls,
-      proxyProtocol: spec.proxyProtocol,
+      proxyProtocol: spec.proxyProtocol || init.proxyProtocol.fromClients,
+      proxyProtocolToUpstream: spec.proxyProtocolToUpstream || init.proxyProtocol.toUpstreams,
+      proxyProtocolVersion: spec.proxyProtocolToUpstreamVersion,
     };
     try {
       const srv = await listenTcp(spec, init.portOverrides[key] ?? spec.port, (sock) => accept(info, sock));

@@ -20,6 +20,8 @@ export interface WorkerInit {
   readonly nodes: { readonly conns: SharedArrayBuffer; readonly health: SharedArrayBuffer };
   readonly logLevel: string;
   readonly accessLog: AccessLogConf;
+  /** apisix.proxy_protocol (every TCP listener) and nginx_config.stream.real_ip_from. */
+  readonly proxyProtocol: { readonly fromClients: boolean; readonly toUpstreams: boolean; readonly realIpFrom: readonly string[] };
 }
 
 /** Connect outcome codes in `outcomes` messages. */

@@ -112,6 +112,11 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     maxConnections: cfg.sluice.max_connections,
     tlsHandshakeTimeout: cfg.sluice.tls_handshake_timeout,
     accessLog: accessLogConf(loaded),
+    proxyProtocol: {
+      fromClients: cfg.apisix.proxy_protocol.enable_tcp_pp,
+      toUpstreams: cfg.apisix.proxy_protocol.enable_tcp_pp_to_upstream,
+      realIpFrom: cfg.nginx_config.stream.real_ip_from,
+    },
     udpMaxSessions: cfg.sluice.udp_max_sessions,
     udpSessionTimeout: cfg.sluice.udp_session_timeout,
     nodes: nodeBuffers,

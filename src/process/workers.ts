@@ -25,6 +25,7 @@ export interface PoolSettings {
 
 export interface PoolOptions {
   readonly accessLog: AccessLogConf;
+  readonly proxyProtocol: WorkerInit['proxyProtocol'];
   readonly count: number;
   readonly nodes: NodeTableBuffers;
   /** Passive health: connect outcomes reported by the workers. */
@@ -118,6 +119,7 @@ export class WorkerPool {
       nodes: this.#opts.nodes,
       logLevel: this.#opts.logLevel,
       accessLog: this.#settings.accessLog,
+      proxyProtocol: this.#opts.proxyProtocol,
     };
     const worker = new Worker(WORKER_URL, { workerData: init, name: `sluice-worker-${id}` });
     const slot: Slot = { id, worker, acked: -1, alive: true, sent: initial };

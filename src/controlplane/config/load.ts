@@ -7,6 +7,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { Config, ListenerSpec, LoadedConfig } from '../../model/config.ts';
 import { deepFreeze } from '../../lib/freeze.ts';
+import { parseCidr } from '../../lib/cidr.ts';
 import { ListenerEntryError, listenerAddr, parseListenerEntry } from './listeners.ts';
 import { configSchema, NGINX_CONFIG_KNOWN } from './schema.ts';
 
@@ -230,6 +231,13 @@ export function parseConfig(text: string, file: string, prefix: string): LoadedC
       throw new ConfigError(file, lineOf(doc, lc, ['deployment', 'admin', 'admin_key', i, 'key']), `deployment.admin.admin_key[${i}].key`, 'duplicate admin key');
     }
     names.add(k.key);
+  });
+
+  // real_ip_from: IPs or CIDRs (workers compile them; a bad entry must fail here, with its line).
+  config.nginx_config.stream.real_ip_from.forEach((c, i) => {
+    if (parseCidr(c) === undefined) {
+      throw new ConfigError(file, lineOf(doc, lc, ['nginx_config', 'stream', 'real_ip_from', i]), `nginx_config.stream.real_ip_from[${i}]`, `invalid IP or CIDR: ${c}`);
+    }
   });
 
   const mode = config.apisix.proxy_mode;

@@ -4,6 +4,7 @@
 import { connect as netConnect, isIP, type NetConnectOpts, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { UpstreamTlsConf } from '../../model/snapshot.ts';
+import { encodeProxyHeader } from '../../lib/proxy-protocol.ts';
 import type { ConnectOutcome, PickContext, UpstreamNode } from '../balancers/balancer.ts';
 import type { NodeTable } from '../../lib/node-table.ts';
 import { SOCKET_HWM } from '../listen/tcp.ts';
@@ -123,6 +124,10 @@ export async function connectPhase(s: Session, deps: ConnectDeps): Promise<Verdi
         deps.nodes.close(node.slot);
       }
       return { end: 'ClientClosed' };
+    }
+    // PROXY protocol to the upstream: the header goes first on the raw connection (before any TLS), per attempt.
+    if (r.ok && s.listener.proxyProtocolToUpstream) {
+      r.socket.write(encodeProxyHeader(s.listener.proxyProtocolVersion, { srcAddr: s.remoteAddr, srcPort: s.remotePort, dstAddr: s.serverAddr, dstPort: s.serverPort }));
     }
     if (r.ok && up.conf.scheme === 'tls') {
       s.action = `TLS handshake with upstream ${node.addr}`;

@@ -6,6 +6,8 @@ import { connectPhase, type ConnectDeps } from '../phases/connect.ts';
 import { matchPhase } from '../phases/match.ts';
 import { relay } from '../phases/relay.ts';
 import { EarlyBytes } from '../phases/early.ts';
+import { readProxyHeader } from '../phases/proxy-protocol.ts';
+import type { CidrSet } from '../../lib/cidr.ts';
 import { peekClientHello, terminateTls, type Peeked } from '../phases/tls.ts';
 import type { SniMode } from '../router/router.ts';
 import type { WorkerStats } from '../state/stats.ts';
@@ -13,6 +15,8 @@ import { STATUS, type EndReason, type Verdict } from './end.ts';
 import type { Session } from './session.ts';
 
 export interface PipelineDeps extends ConnectDeps {
+  /** nginx_config.stream.real_ip_from: peers whose PROXY protocol header sets the client address. */
+  readonly realIpFrom: CidrSet;
   /** sluice.tls_handshake_timeout in ms, counted from accept. */
   readonly handshakeMs: number;
   readonly stats: WorkerStats;
@@ -38,7 +42,15 @@ async function setUp(s: Session, deps: PipelineDeps): Promise<Prepared> {
   let v: Verdict = 'continue';
   let sniMode: SniMode = 'none';
   let peeked: Peeked | undefined;
-  if (s.listener.tls) {
+  if (s.listener.proxyProtocol) {
+    const h = await readProxyHeader(s, deps.realIpFrom);
+    if (h.verdict !== 'continue') return { verdict: h.verdict, prefix: undefined, ended: false };
+    if (h.ended) peeked = { prefix: h.prefix, ended: true };
+  }
+  if (peeked !== undefined) {
+    // the client ended right after the header: nothing more to read, no TLS to do
+    if (s.listener.tls) return { verdict: { end: 'HandshakeFailed' }, prefix: undefined, ended: false };
+  } else if (s.listener.tls) {
     v = await terminateTls(s, s.startedAt + deps.handshakeMs, deps.now);
     sniMode = 'tls';
   } else if (wantsPeek(s)) {

@@ -10,7 +10,11 @@ export interface ListenerInfo {
   /** `ip:port` or `*:port` as configured, for logs and metrics. */
   readonly addr: string;
   readonly tls: boolean;
+  /** Clients send a PROXY protocol header first (the listener's proxy_protocol, or apisix.proxy_protocol.enable_tcp_pp). */
   readonly proxyProtocol: boolean;
+  /** Send a PROXY protocol header to upstreams, and which version. */
+  readonly proxyProtocolToUpstream: boolean;
+  readonly proxyProtocolVersion: 1 | 2;
 }
 
 export class Session {
@@ -20,8 +24,9 @@ export class Session {
   client: Socket;
   readonly listener: ListenerInfo;
   readonly snapshot: CompiledSnapshot;
-  readonly remoteAddr: string;
-  readonly remotePort: number;
+  /** The client: the peer, or the PROXY protocol header's source when the peer is trusted (real_ip_from). */
+  remoteAddr: string;
+  remotePort: number;
   readonly serverAddr: string;
   readonly serverPort: number;
   remoteIp: IpNum | undefined;
