@@ -7,7 +7,8 @@ import { OUTCOME_CODE, type SnapshotDelta, type ToPrimary, type ToWorker, type W
 import type { SnapshotData } from '../model/snapshot.ts';
 import { createLogger } from '../observe/log.ts';
 import { parseIp } from '../lib/ip.ts';
-import { CidrSet } from '../lib/cidr.ts';
+import { CidrSet, unmapV4 } from '../lib/cidr.ts';
+import { listenerAddr, listenerKey } from '../lib/addr.ts';
 import { listenTcp } from './listen/tcp.ts';
 import { UdpListener, type UdpDeps } from './udp/proxy.ts';
 import { Runtime } from './runtime.ts';
@@ -72,7 +73,7 @@ const udpDeps: UdpDeps = {
     stats.byReason[u.endReason ?? 'Internal']++;
     if (accessLog.conf.enabled) {
       accessLog.log({
-        protocol: 'UDP', remoteAddr: u.clientAddr.startsWith('::ffff:') && u.clientAddr.includes('.') ? u.clientAddr.slice(7) : u.clientAddr,
+        protocol: 'UDP', remoteAddr: unmapV4(u.clientAddr),
         remotePort: u.clientPort, serverAddr: u.serverAddr, serverPort: u.serverPort, status: STATUS[reason],
         bytesSent: u.bytesToClient, bytesReceived: u.bytesFromClient, sessionTime: (now() - u.startedAt) / 1000,
         upstreamAddr: u.node.addr, routeId: u.route.id, sni: undefined, endReason: reason, endedAt: Date.now(),
@@ -85,12 +86,12 @@ let stopping = false;
 
 const send = (m: ToPrimary): void => port.postMessage(m);
 
-/** Passive health: connect outcomes go to the primary in batches (bounded; the oldest are dropped past the cap). */
+/** Passive health: connect outcomes go to the primary in batches (bounded: past the cap, outcomes wait for the next batch's room and are dropped). */
 const OUTCOME_CAP = 20_000;
 let outcomes: number[] = [];
 let outcomeTimer: NodeJS.Timeout | undefined;
 function onOutcome(node: UpstreamNode, outcome: ConnectOutcome): void {
-  if (outcomes.length >= OUTCOME_CAP * 2) outcomes.splice(0, 2);
+  if (outcomes.length >= OUTCOME_CAP * 2) return;
   outcomes.push(node.slot, OUTCOME_CODE[outcome]);
   outcomeTimer ??= setTimeout(() => {
     outcomeTimer = undefined;
@@ -135,17 +136,12 @@ function accept(info: ListenerInfo, sock: Socket): void {
   }
   Atomics.add(shared, myActive, 1);
   const s = new Session(nextId++, sock, info, runtime.current, now());
-  sock.once('close', () => { s.clientClosed = true; });
   sessions.add(s);
   stats.sessions++;
   stats.active++;
   runSession(s, { now, stats, log, onEnd, nodes, onOutcome, handshakeMs: init.tlsHandshakeTimeout * 1000, realIpFrom }).catch((err: unknown) => {
     log.error({ err }, 'session pipeline threw');
   });
-}
-
-function listenerKey(l: ListenerSpec): string {
-  return `${l.proto}|${l.host ?? '*'}|${l.port}${l.port === 0 ? `|${l.source}` : ''}`; // same as process/workers.ts
 }
 
 /** Binds what is missing of `specs`; reports the bound ports and the errors. */
@@ -166,7 +162,7 @@ async function bind(specs: readonly ListenerSpec[]): Promise<{ bound: { key: str
       continue;
     }
     const info: ListenerInfo = {
-      addr: spec.host === null ? `*:${spec.port}` : spec.host.includes(':') ? `[${spec.host}]:${spec.port}` : `${spec.host}:${spec.port}`,
+      addr: listenerAddr(spec),
       tls: spec.tls,
       proxyProtocol: spec.proxyProtocol || init.proxyProtocol.fromClients,
       proxyProtocolToUpstream: spec.proxyProtocolToUpstream || init.proxyProtocol.toUpstreams,

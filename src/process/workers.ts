@@ -7,6 +7,7 @@ import type { ListenerSpec } from '../model/config.ts';
 import type { ExplainAnswer, ExplainQuery, ToPrimary, ToWorker, WorkerInit, WorkerStatsSnapshot } from '../model/messages.ts';
 import type { SnapshotData } from '../model/snapshot.ts';
 import type { Logger } from '../observe/log.ts';
+import { listenerKey } from '../lib/addr.ts';
 import type { AccessLogConf } from '../observe/access-log.ts';
 import { SHARED, workerActiveSlot, workerUdpSlot } from '../dataplane/state/stats.ts';
 import { NODE_SLOTS, type NodeTableBuffers } from '../lib/node-table.ts';
@@ -48,10 +49,6 @@ interface Slot {
   sent: SnapshotData | undefined;
 }
 
-/** Identity of a listener (config entries are unique by protocol, host and port; port-0 test listeners by source). */
-export function listenerKey(l: Pick<ListenerSpec, 'proto' | 'host' | 'port' | 'source'>): string {
-  return `${l.proto}|${l.host ?? '*'}|${l.port}${l.port === 0 ? `|${l.source}` : ''}`;
-}
 
 export class WorkerPool {
   readonly #opts: PoolOptions;

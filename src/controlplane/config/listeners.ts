@@ -128,8 +128,4 @@ export function parseListenerEntry(entry: unknown, proto: 'tcp' | 'udp', source:
   }));
 }
 
-/** `host:port` as shown in logs and metrics labels (`[v6]:port`, `*:port` for all interfaces). */
-export function listenerAddr(l: Pick<ListenerSpec, 'host' | 'port'>): string {
-  if (l.host === null) return `*:${l.port}`;
-  return l.host.includes(':') ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`;
-}
+export { listenerAddr } from '../../lib/addr.ts';

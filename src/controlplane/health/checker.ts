@@ -8,6 +8,7 @@
 // Statuses as the Control API shows them: healthy | unhealthy | mostly_healthy | mostly_unhealthy.
 // The checker runs once per gateway (in the primary), starts when its upstream enters the config, and writes the
 // verdict into the shared node table that the pickers read.
+import { hostPort } from '../../lib/addr.ts';
 import type { NodeTable } from '../../lib/node-table.ts';
 import type { NodeConf, UpstreamConf } from '../../model/snapshot.ts';
 import type { Logger } from '../../observe/log.ts';
@@ -91,7 +92,7 @@ export class NodeHealth {
     return this.status === 'healthy' || this.status === 'mostly_healthy';
   }
   get addr(): string {
-    return this.node.host.includes(':') ? `[${this.node.host}]:${this.node.port}` : `${this.node.host}:${this.node.port}`;
+    return hostPort(this.node.host, this.node.port);
   }
 }
 

@@ -1,4 +1,5 @@
 // The picker interface every balancing algorithm implements, and the node type they share.
+import { hostPort } from '../../lib/addr.ts';
 import type { NodeConf } from '../../model/snapshot.ts';
 
 export class UpstreamNode {
@@ -20,7 +21,7 @@ export class UpstreamNode {
     this.weight = n.weight;
     this.priority = n.priority;
     this.slot = n.slot;
-    this.addr = n.host.includes(':') ? `[${n.host}]:${n.port}` : `${n.host}:${n.port}`;
+    this.addr = hostPort(n.host, n.port);
   }
 }
 

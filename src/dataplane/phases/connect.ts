@@ -118,7 +118,7 @@ export async function connectPhase(s: Session, deps: ConnectDeps): Promise<Verdi
     up.balancer.report(node, outcome, now() - t0);
     deps.onOutcome(node, outcome);
     if (!r.ok) deps.nodes.close(node.slot);
-    if (s.clientClosed) {
+    if (s.client.closed) {
       if (r.ok) {
         r.socket.destroy();
         deps.nodes.close(node.slot);

@@ -2,7 +2,7 @@
 // Bytes that cannot start a header close the connection at once; an incomplete header closes it after 5 s (both
 // BadClientData, 400). The header's source becomes the session's remote address only when the peer is trusted
 // (nginx_config.stream.real_ip_from), as nginx's realip module does; otherwise it is read and dropped.
-import type { CidrSet } from '../../lib/cidr.ts';
+import { unmapV4, type CidrSet } from '../../lib/cidr.ts';
 import { parseProxyHeader, V2_MAX } from '../../lib/proxy-protocol.ts';
 import type { Verdict } from '../session/end.ts';
 import type { Session } from '../session/session.ts';
@@ -24,8 +24,7 @@ export async function readProxyHeader(s: Session, trusted: CidrSet): Promise<Aft
   const r = parseProxyHeader(pre.buf);
   if (r.kind !== 'ok') return { verdict: { end: 'BadClientData' }, prefix: undefined, ended: false };
   if (r.addresses !== undefined && trusted.has(s.remoteAddr)) {
-    const src = r.addresses.srcAddr;
-    s.remoteAddr = src.startsWith('::ffff:') && src.includes('.') ? src.slice(7) : src;
+    s.remoteAddr = unmapV4(r.addresses.srcAddr);
     s.remotePort = r.addresses.srcPort;
   }
   const rest = pre.buf.subarray(r.length);

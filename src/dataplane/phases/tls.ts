@@ -67,7 +67,7 @@ export async function terminateTls(s: Session, deadline: number, now: () => numb
   });
   if (!ok) {
     tls.destroy();
-    return { end: s.clientClosed ? 'ClientClosed' : 'HandshakeFailed' };
+    return { end: raw.closed ? 'ClientClosed' : 'HandshakeFailed' };
   }
   if (entry.mtls) {
     const handle = (tls as unknown as { _handle?: VerifyHandle })._handle;

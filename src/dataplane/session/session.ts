@@ -1,6 +1,7 @@
 // One proxied TCP connection, accept to log. Every field is set in the constructor (same shape for every session).
 import type { Socket } from 'node:net';
 import type { IpNum } from '../../lib/ip.ts';
+import { unmapV4 } from '../../lib/cidr.ts';
 import type { UpstreamNode } from '../balancers/balancer.ts';
 import type { CompiledRoute } from '../router/router.ts';
 import type { CompiledSnapshot, CompiledUpstream } from '../runtime.ts';
@@ -43,7 +44,6 @@ export class Session {
   endReason: EndReason | undefined;
   bytesFromClient: number;
   bytesToClient: number;
-  clientClosed: boolean;
 
   constructor(id: number, client: Socket, listener: ListenerInfo, snapshot: CompiledSnapshot, now: number) {
     this.id = id;
@@ -51,9 +51,9 @@ export class Session {
     this.client = client;
     this.listener = listener;
     this.snapshot = snapshot;
-    this.remoteAddr = unmap(client.remoteAddress ?? '');
+    this.remoteAddr = unmapV4(client.remoteAddress ?? '');
     this.remotePort = client.remotePort ?? 0;
-    this.serverAddr = unmap(client.localAddress ?? '');
+    this.serverAddr = unmapV4(client.localAddress ?? '');
     this.serverPort = client.localPort ?? 0;
     this.remoteIp = undefined;
     this.serverIp = undefined;
@@ -67,10 +67,5 @@ export class Session {
     this.endReason = undefined;
     this.bytesFromClient = 0;
     this.bytesToClient = 0;
-    this.clientClosed = false;
   }
-}
-
-function unmap(a: string): string {
-  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
 }

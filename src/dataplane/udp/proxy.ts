@@ -13,6 +13,8 @@
 import { createSocket, type RemoteInfo, type Socket as DgramSocket } from 'node:dgram';
 import { isIP } from 'node:net';
 import { parseIp } from '../../lib/ip.ts';
+import { listenerAddr } from '../../lib/addr.ts';
+import { unmapV4 } from '../../lib/cidr.ts';
 import type { NodeTable } from '../../lib/node-table.ts';
 import type { ListenerSpec } from '../../model/config.ts';
 import type { ConnectOutcome, UpstreamNode } from '../balancers/balancer.ts';
@@ -89,10 +91,6 @@ export interface UdpDeps {
   readonly onDrop: (why: 'no_route' | 'no_node' | 'queue_full' | 'table_full' | 'send_queue_full') => void;
 }
 
-function unmap(a: string): string {
-  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
-}
-
 export class UdpListener {
   readonly addr: string;
   readonly socket: DgramSocket;
@@ -104,7 +102,7 @@ export class UdpListener {
   #closed = false;
 
   private constructor(spec: ListenerSpec, socket: DgramSocket, deps: UdpDeps) {
-    this.addr = spec.host === null ? `*:${spec.port}` : spec.host.includes(':') ? `[${spec.host}]:${spec.port}` : `${spec.host}:${spec.port}`;
+    this.addr = listenerAddr(spec);
     this.socket = socket;
     this.#deps = deps;
     this.#serverAddr = spec.host ?? '0.0.0.0';
@@ -192,7 +190,7 @@ export class UdpListener {
   #open(key: string, rinfo: RemoteInfo, now: number): UdpSession | undefined {
     const d = this.#deps;
     const snap = d.runtime.current;
-    const remote = unmap(rinfo.address);
+    const remote = unmapV4(rinfo.address);
     const route = snap.router.match({
       remote: parseIp(remote), server: parseIp(this.#serverAddr), serverPort: this.#serverPort, sni: undefined, sniMode: 'none',
     });
