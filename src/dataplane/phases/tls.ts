@@ -66,8 +66,9 @@ export async function terminateTls(s: Session, deadline: number, now: () => numb
     tls.once('close', () => { clearTimeout(timer); resolve(false); });
   });
   if (!ok) {
+    // Once the TLS layer owns the connection, a client that drops out mid-handshake is a failed handshake too.
     tls.destroy();
-    return { end: raw.closed ? 'ClientClosed' : 'HandshakeFailed' };
+    return { end: 'HandshakeFailed' };
   }
   if (entry.mtls) {
     const handle = (tls as unknown as { _handle?: VerifyHandle })._handle;
