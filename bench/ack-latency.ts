@@ -7,38 +7,18 @@
 //   2xx→all acked         right after the 2xx, how long pool.published(<current version>) takes to resolve: 0 by
 //                         construction, since the Admin API answers only once every worker has acknowledged.
 //   npx node bench/ack-latency.ts [writes=1000] [workers=2]
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { loadConfig } from '../src/controlplane/config/load.ts';
 import type { SnapshotData } from '../src/model/snapshot.ts';
-import { silentLogger } from '../src/observe/log.ts';
-import { startGateway } from '../src/process/gateway.ts';
+import { benchGateway, KEY, pct } from './kit.ts';
 
 const writes = Number(process.argv[2] ?? 1000);
 const workers = Number(process.argv[3] ?? 2);
 const WARMUP = 50;
-const KEY = 'bench-key-0123456789abcdef';
 
-const pct = (xs: readonly number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] ?? NaN;
 const line = (name: string, xs: readonly number[]): string =>
   `${name.padEnd(22)} n=${xs.length} p50=${pct(xs, 0.5).toFixed(3)}ms p99=${pct(xs, 0.99).toFixed(3)}ms max=${Math.max(...xs).toFixed(3)}ms`;
 
-const prefix = mkdtempSync(path.join(tmpdir(), 'sluice-ack-'));
-mkdirSync(path.join(prefix, 'conf'));
-writeFileSync(path.join(prefix, 'conf', 'config.yaml'), `apisix:
-  proxy_mode: stream
-  stream_proxy: { tcp: [] }
-  enable_control: false
-deployment:
-  admin:
-    admin_key: [{ name: admin, key: ${KEY}, role: admin }]
-    admin_listen: { ip: 127.0.0.1, port: 0 }
-sluice: { workers: ${workers} }
-`);
-const base = loadConfig({ prefix });
-const loaded = { ...base, listeners: [{ proto: 'tcp' as const, host: '127.0.0.1', port: 0, tls: false, proxyProtocol: false, proxyProtocolToUpstream: false, proxyProtocolToUpstreamVersion: 1 as const, source: 'bench' }] };
-const gw = await startGateway({ loaded, log: silentLogger() });
+const g = await benchGateway(workers);
+const gw = g.gw;
 const pool = gw.pool;
 
 // publish→all acked, for every snapshot the builder publishes from now on.
@@ -53,7 +33,7 @@ pool.publish = (snap: SnapshotData): void => {
   });
 };
 
-const url = `http://127.0.0.1:${gw.admin?.port ?? 0}/apisix/admin/stream_routes/1`;
+const url = g.routeUrl;
 const putToOk: number[] = [];
 const okToAck: number[] = [];
 let bad = 0;
@@ -77,5 +57,4 @@ console.log(`workers=${workers} writes=${writes} (after ${WARMUP} warm-up) non-2
 console.log(line('PUT→2xx', putToOk));
 console.log(line('publish→all acked', publishToAck));
 console.log(line('2xx→all acked', okToAck));
-await gw.close();
-rmSync(prefix, { recursive: true, force: true });
+await g.close();
