@@ -10,7 +10,7 @@ import { serviceSchema, sslSchema, streamRouteSchema, upstreamSchema } from './s
 import { Keyring } from '../lib/keyring.ts';
 import { isIP } from 'node:net';
 import type { Schema } from '../lib/jsonschema.ts';
-import type { ConfigStore, JsonObject, StoreItem, WatchEvent, Watcher } from './store/store.ts';
+import { isJsonObject, type ConfigStore, type JsonObject, type StoreItem, type WatchEvent, type Watcher } from './store/store.ts';
 import { idOf, splitNodeKey } from '../lib/addr.ts';
 import { DnsCache } from './dns.ts';
 import { NODE_SLOTS } from '../lib/node-table.ts';
@@ -21,10 +21,6 @@ const SCHEMAS: Record<ResourceName, Schema> = { stream_routes: streamRouteSchema
 
 export const DEFAULT_TIMEOUT = { connect: 60, send: 600, read: 600 } as const;
 const DNS_WAIT_MS = 300;
-
-function isObject(v: unknown): v is JsonObject {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
 
 function scheme(v: unknown): 'tcp' | 'tls' | 'udp' {
   if (v === 'tls' || v === 'https' || v === 'grpcs') return 'tls';
@@ -39,13 +35,13 @@ export function normalizeNodes(nodes: unknown, bad: (why: string) => void): RawN
   const out: RawNode[] = [];
   if (Array.isArray(nodes)) {
     for (const n of nodes) {
-      if (!isObject(n) || typeof n.host !== 'string') continue;
+      if (!isJsonObject(n) || typeof n.host !== 'string') continue;
       const port = typeof n.port === 'number' ? n.port : undefined;
       if (port === undefined) { bad(`node ${n.host} has no port`); continue; }
       const host = n.host.startsWith('[') && n.host.endsWith(']') ? n.host.slice(1, -1) : n.host;
       out.push({ host, port, weight: typeof n.weight === 'number' ? n.weight : 1, priority: typeof n.priority === 'number' ? n.priority : 0 });
     }
-  } else if (isObject(nodes)) {
+  } else if (isJsonObject(nodes)) {
     for (const [addr, w] of Object.entries(nodes)) {
       const p = splitNodeKey(addr);
       if (p === undefined || p.port === undefined || p.port < 1 || p.port > 65535) { bad(`node ${addr} has no valid port`); continue; }
@@ -256,7 +252,7 @@ export class SnapshotBuilder {
     const raw = this.#nodesOf(key, up);
     let sig = '';
     for (const n of raw) if (isIP(n.host) === 0) sig += `${n.host}=${this.#dns.get(n.host) ?? '?'},`;
-    const tls = isObject(up.tls) ? up.tls : undefined;
+    const tls = isJsonObject(up.tls) ? up.tls : undefined;
     if (tls?.client_cert_id !== undefined && tls.client_cert_id !== null) {
       sig += `|ssl@${this.#sslItems.get(idOf(tls.client_cert_id))?.item.modifiedIndex ?? 0}`;
     }
@@ -278,7 +274,7 @@ export class SnapshotBuilder {
   }
 
   #upstreamConf(key: string, up: JsonObject, nodes: NodeConf[]): UpstreamConf {
-    const t = isObject(up.timeout) ? up.timeout : undefined;
+    const t = isJsonObject(up.timeout) ? up.timeout : undefined;
     const num = (v: unknown, d: number): number => (typeof v === 'number' && v > 0 ? v : d);
     const conf: Omit<UpstreamConf, 'version'> = {
       key,
@@ -296,7 +292,7 @@ export class SnapshotBuilder {
       },
       timeoutSet: t !== undefined,
       tls: this.#upstreamTls(key, up.tls),
-      checks: isObject(up.checks) ? up.checks : undefined,
+      checks: isJsonObject(up.checks) ? up.checks : undefined,
     };
     return { ...conf, version: JSON.stringify(conf) };
   }
@@ -310,7 +306,7 @@ export class SnapshotBuilder {
 
   /** An upstream's `tls`: inline client cert/key, or the `type: client` SSL named by client_cert_id. */
   #upstreamTls(key: string, tls: unknown): UpstreamTlsConf | undefined {
-    if (!isObject(tls)) return undefined;
+    if (!isJsonObject(tls)) return undefined;
     let cert = typeof tls.client_cert === 'string' ? tls.client_cert : undefined;
     let pkey = this.#decrypt(key, tls.client_key);
     if (tls.client_cert_id !== undefined && tls.client_cert_id !== null) {
@@ -339,7 +335,7 @@ export class SnapshotBuilder {
         continue;
       }
       const snis = [...(typeof v.sni === 'string' ? [v.sni] : []), ...(Array.isArray(v.snis) ? v.snis.filter((x): x is string => typeof x === 'string') : [])].map((x) => x.toLowerCase());
-      const client = isObject(v.client) ? v.client : undefined;
+      const client = isJsonObject(v.client) ? v.client : undefined;
       const conf: Omit<SslConf, 'version'> = {
         id, snis, certs, keys: keys as string[],
         clientCa: typeof client?.ca === 'string' ? client.ca : undefined,
@@ -358,7 +354,7 @@ export class SnapshotBuilder {
     // Resolve every domain node first, so that the snapshot carries IPs only.
     const hosts: string[] = [];
     const collect = (key: string, up: unknown): void => {
-      if (isObject(up)) for (const n of this.#nodesOf(key, up)) if (isIP(n.host) === 0) hosts.push(n.host);
+      if (isJsonObject(up)) for (const n of this.#nodesOf(key, up)) if (isIP(n.host) === 0) hosts.push(n.host);
     };
     for (const [id, { value }] of upstreams) collect(`upstreams/${id}`, value);
     for (const [id, { value }] of services) collect(`services/${id}`, value.upstream);
@@ -392,12 +388,12 @@ export class SnapshotBuilder {
       let upstreamKey: string | undefined;
       if (r.upstream_id !== undefined) {
         upstreamKey = useUpstreamId(idOf(r.upstream_id), from);
-      } else if (isObject(r.upstream)) {
+      } else if (isJsonObject(r.upstream)) {
         upstreamKey = from;
         outUps[from] = this.#upstream(from, r.upstream);
       } else if (svc !== undefined && svc.upstream_id !== undefined) {
         upstreamKey = useUpstreamId(idOf(svc.upstream_id), `services/${serviceId}`);
-      } else if (svc !== undefined && isObject(svc.upstream)) {
+      } else if (svc !== undefined && isJsonObject(svc.upstream)) {
         upstreamKey = `services/${serviceId}`;
         outUps[upstreamKey] ??= this.#upstream(upstreamKey, svc.upstream);
       }
@@ -416,7 +412,7 @@ export class SnapshotBuilder {
         serverPort: typeof r.server_port === 'number' ? r.server_port : undefined,
         snis,
         tlsPassthrough: r.tls_passthrough === true,
-        plugins: { ...(isObject(svc?.plugins) ? svc.plugins : {}), ...(isObject(r.plugins) ? r.plugins : {}) },
+        plugins: { ...(isJsonObject(svc?.plugins) ? svc.plugins : {}), ...(isJsonObject(r.plugins) ? r.plugins : {}) },
         upstreamKey,
         serviceId,
       });

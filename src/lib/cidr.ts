@@ -1,31 +1,7 @@
-// CIDR sets compiled once (strings → net.BlockList); per lookup only a membership test.
-// IPv4-mapped IPv6 client addresses (::ffff:1.2.3.4, as seen on dual-stack sockets) are checked as IPv4.
-import { BlockList, isIP } from 'node:net';
-
-export type AddrFamily = 'ipv4' | 'ipv6';
-
-export interface ParsedCidr {
-  readonly family: AddrFamily;
-  readonly address: string;
-  readonly prefix: number;
-}
-
-/** Parses `ip` or `ip/len`; undefined when invalid (`:/8`, `1.2.3.4/33`, `x`). */
-export function parseCidr(text: string): ParsedCidr | undefined {
-  const slash = text.indexOf('/');
-  const addr = slash < 0 ? text : text.slice(0, slash);
-  const fam = isIP(addr);
-  if (fam === 0) return undefined;
-  const max = fam === 4 ? 32 : 128;
-  let prefix = max;
-  if (slash >= 0) {
-    const p = text.slice(slash + 1);
-    if (!/^\d{1,3}$/.test(p)) return undefined;
-    prefix = Number(p);
-    if (prefix > max) return undefined;
-  }
-  return { family: fam === 4 ? 'ipv4' : 'ipv6', address: addr, prefix };
-}
+// Sets of IPs and CIDRs (allow_admin, real_ip_from), compiled once on lib/ip.ts's numeric form, so that a membership
+// test is a parse and a compare per entry. IPv4-mapped IPv6 addresses (::ffff:1.2.3.4, as seen on dual-stack
+// sockets) count as IPv4 on both sides.
+import { cidrHas, compileCidr, parseIp, type CompiledCidr } from './ip.ts';
 
 /** `::ffff:1.2.3.4` → `1.2.3.4`; other addresses unchanged. */
 export function unmapV4(ip: string): string {
@@ -33,18 +9,18 @@ export function unmapV4(ip: string): string {
 }
 
 export class CidrSet {
-  readonly #list = new BlockList();
+  readonly #entries: readonly CompiledCidr[];
   readonly size: number;
-  private constructor(entries: readonly ParsedCidr[]) {
-    for (const c of entries) this.#list.addSubnet(c.address, c.prefix, c.family);
+  private constructor(entries: readonly CompiledCidr[]) {
+    this.#entries = entries;
     this.size = entries.length;
   }
 
   /** Throws on the first invalid entry, naming it. */
   static parse(texts: readonly string[]): CidrSet {
-    const out: ParsedCidr[] = [];
+    const out: CompiledCidr[] = [];
     for (const t of texts) {
-      const c = parseCidr(t);
+      const c = compileCidr(t);
       if (c === undefined) throw new Error(`invalid CIDR or IP: ${t}`);
       out.push(c);
     }
@@ -52,9 +28,9 @@ export class CidrSet {
   }
 
   has(ip: string): boolean {
-    const a = unmapV4(ip);
-    const fam = isIP(a);
-    if (fam === 0) return false;
-    return this.#list.check(a, fam === 4 ? 'ipv4' : 'ipv6');
+    const a = parseIp(ip);
+    if (a === undefined) return false;
+    for (const c of this.#entries) if (cidrHas(c, a)) return true;
+    return false;
   }
 }

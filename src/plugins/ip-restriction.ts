@@ -1,7 +1,7 @@
 // ip-restriction: allow (whitelist) or deny (blacklist) client CIDRs. Schema and check as APISIX's
 // (plugins/ip-restriction/init.lua, which the stream subsystem reuses).
 import type { Schema } from '../lib/jsonschema.ts';
-import { parseCidr } from '../lib/cidr.ts';
+import { compileCidr } from '../lib/ip.ts';
 import type { Plugin } from './plugin.ts';
 
 const ipv4Seg = '([0-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-5])';
@@ -34,7 +34,7 @@ export const ipRestriction: Plugin = {
   check(conf) {
     const c = conf as Conf;
     for (const cidr of [...(c.whitelist ?? []), ...(c.blacklist ?? [])]) {
-      if (parseCidr(cidr) === undefined) return `invalid ip address: ${cidr}`;
+      if (compileCidr(cidr) === undefined) return `invalid ip address: ${cidr}`;
     }
     return undefined;
   },

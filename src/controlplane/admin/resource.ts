@@ -1,7 +1,8 @@
 // One generic CRUD handler for every Admin API resource, following APISIX 3.x's admin/resource.lua:
 // the same order of checks, the same status codes, the same envelopes. A resource only declares what differs.
-import type { JsonObject, JsonValue, StoreItem } from '../store/store.ts';
-import { StoreConflictError, StoreReadOnlyError, StoreUnavailableError } from '../store/store.ts';
+import {
+  isJsonObject, StoreConflictError, StoreReadOnlyError, StoreUnavailableError, type JsonObject, type JsonValue, type StoreItem,
+} from '../store/store.ts';
 import type { AdminContext } from './context.ts';
 import { AdminError, adminError } from './errors.ts';
 import { Refs } from './refs.ts';
@@ -46,10 +47,6 @@ export interface ResourceRequest {
 
 const FORBIDDEN_TIME_PROPS = ['create_time', 'update_time'] as const;
 
-function isObject(v: unknown): v is JsonObject {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
 /** Lua's tonumber() on a query argument: a finite decimal or hex number, blanks around; else undefined. */
 export function luaNumber(text: string): number | undefined {
   const n = Number(text);
@@ -66,7 +63,7 @@ function forbiddenProperty(conf: JsonObject): string | undefined {
   for (const p of FORBIDDEN_TIME_PROPS) if (truthy(conf[p])) return p;
   for (const sub of ['upstream', 'plugins'] as const) {
     const v = conf[sub];
-    if (isObject(v)) for (const p of FORBIDDEN_TIME_PROPS) if (truthy(v[p])) return `${sub}.${p}`;
+    if (isJsonObject(v)) for (const p of FORBIDDEN_TIME_PROPS) if (truthy(v[p])) return `${sub}.${p}`;
   }
   return undefined;
 }
@@ -87,7 +84,7 @@ export function mergePatch(base: JsonObject, patch: JsonObject): JsonObject {
   for (const [k, v] of Object.entries(patch)) {
     const cur = Object.hasOwn(out, k) ? out[k] : undefined;
     if (v === null) delete out[k];
-    else if (isObject(v) && isObject(cur)) setOwn(out, k, mergePatch(cur, v));
+    else if (isJsonObject(v) && isJsonObject(cur)) setOwn(out, k, mergePatch(cur, v));
     else setOwn(out, k, structuredClone(v));
   }
   return out;
@@ -105,7 +102,7 @@ export function patchSubPath(base: JsonObject, subPath: string, value: JsonValue
       const created: JsonObject = {};
       setOwn(node, seg, created);
       node = created;
-    } else if (isObject(next)) {
+    } else if (isJsonObject(next)) {
       node = next;
     } else {
       throw adminError('INVALID_SUB_PATH', { path: segs.slice(0, i + 1).join('/') });
@@ -168,7 +165,7 @@ export class ResourceHandler {
     if (conf === undefined || conf === null) throw adminError('MISSING_CONF');
     // cjson decodes [] and {} to the same empty table: an empty array body is an empty object (never stored as []).
     if (Array.isArray(conf) && conf.length === 0) conf = {};
-    const obj = isObject(conf) ? conf : undefined;
+    const obj = isJsonObject(conf) ? conf : undefined;
     const bodyId = obj !== undefined ? idString(obj.id) : undefined;
     const id = urlId ?? bodyId;
     if (needId && id === undefined) throw adminError('MISSING_ID', { kind: this.def.kind });
@@ -215,7 +212,7 @@ export class ResourceHandler {
       });
     }
     if (label !== null) {
-      list = list.filter((i) => isObject(i.value.labels) && Object.hasOwn(i.value.labels, label));
+      list = list.filter((i) => isJsonObject(i.value.labels) && Object.hasOwn(i.value.labels, label));
     }
     if (filter !== null) {
       const allowed = this.def.listFilterFields ?? [];
@@ -283,7 +280,7 @@ export class ResourceHandler {
     const ttl = this.#ttl(req.query);
     if (!req.hasBody) throw adminError('MISSING_NEW_CONF');
     const sub = req.subPath;
-    if (sub === '' && !isObject(req.body)) throw adminError('INVALID_PATCH_CONF');
+    if (sub === '' && !isJsonObject(req.body)) throw adminError('INVALID_PATCH_CONF');
     const key = this.#key(req.id);
     const old = await this.#ctx.store.get(key);
     if (old === undefined) throw adminError('KEY_NOT_FOUND');

@@ -7,7 +7,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { Config, ListenerSpec, LoadedConfig } from '../../model/config.ts';
 import { deepFreeze } from '../../lib/freeze.ts';
-import { parseCidr } from '../../lib/cidr.ts';
+import { compileCidr } from '../../lib/ip.ts';
 import { ListenerEntryError, listenerAddr, parseListenerEntry } from './listeners.ts';
 import { configSchema, NGINX_CONFIG_KNOWN } from './schema.ts';
 
@@ -235,7 +235,7 @@ export function parseConfig(text: string, file: string, prefix: string): LoadedC
 
   // real_ip_from: IPs or CIDRs (workers compile them; a bad entry must fail here, with its line).
   config.nginx_config.stream.real_ip_from.forEach((c, i) => {
-    if (parseCidr(c) === undefined) {
+    if (compileCidr(c) === undefined) {
       throw new ConfigError(file, lineOf(doc, lc, ['nginx_config', 'stream', 'real_ip_from', i]), `nginx_config.stream.real_ip_from[${i}]`, `invalid IP or CIDR: ${c}`);
     }
   });

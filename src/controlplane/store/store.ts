@@ -5,6 +5,11 @@
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
 export type JsonObject = { [k: string]: JsonValue };
 
+/** A JSON object (not an array, not null). */
+export function isJsonObject(v: unknown): v is JsonObject {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
 export interface StoreItem {
   readonly key: string;
   readonly value: JsonObject;

@@ -1,8 +1,8 @@
 // Semantic checks shared by resources, run after the schema (APISIX: upstream.lua check_upstream_conf,
 // stream/router/ip_port.lua stream_route_checker, plugin.lua stream_check_schema).
-import { parseCidr } from '../../../lib/cidr.ts';
+import { compileCidr } from '../../../lib/ip.ts';
 import { CHASH_VAR_KEY } from '../../schema/apisix.ts';
-import type { JsonObject } from '../../store/store.ts';
+import { isJsonObject, type JsonObject } from '../../store/store.ts';
 import { idOf, splitNodeKey } from '../../../lib/addr.ts';
 import { adminError } from '../errors.ts';
 import type { Refs } from '../refs.ts';
@@ -10,13 +10,9 @@ import { checkPair } from './ssls.ts';
 
 export { idOf };
 
-function isObject(v: unknown): v is JsonObject {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
 export async function checkUpstream(up: JsonObject, refs: Refs): Promise<void> {
   const nodes = up.nodes;
-  if (isObject(nodes)) {
+  if (isJsonObject(nodes)) {
     for (const key of Object.keys(nodes)) {
       const parsed = splitNodeKey(key);
       if (parsed === undefined) throw adminError('INVALID_NODE', { node: key });
@@ -31,10 +27,10 @@ export async function checkUpstream(up: JsonObject, refs: Refs): Promise<void> {
     }
   }
   const tls = up.tls;
-  if (isObject(tls) && typeof tls.client_cert === 'string' && typeof tls.client_key === 'string') {
+  if (isJsonObject(tls) && typeof tls.client_cert === 'string' && typeof tls.client_key === 'string') {
     checkPair(tls.client_cert, tls.client_key, refs.keyring(), { cert: 'tls.client_cert', key: 'tls.client_key' });
   }
-  if (isObject(tls) && tls.client_cert_id !== undefined && tls.client_cert_id !== null) {
+  if (isJsonObject(tls) && tls.client_cert_id !== undefined && tls.client_cert_id !== null) {
     const id = idOf(tls.client_cert_id);
     const ssl = await refs.get('ssls', id);
     if (ssl === undefined) throw adminError('SSL_NOT_FOUND', { id });
@@ -44,7 +40,7 @@ export async function checkUpstream(up: JsonObject, refs: Refs): Promise<void> {
 
 export function checkPlugins(conf: JsonObject, refs: Refs): void {
   const plugins = conf.plugins;
-  if (!isObject(plugins)) return;
+  if (!isJsonObject(plugins)) return;
   const reg = refs.plugins();
   for (const [name, raw] of Object.entries(plugins)) {
     // An empty [] conf is an empty Lua table, i.e. {} (kept as {} so the data plane always gets an object).
@@ -58,5 +54,5 @@ export function checkPlugins(conf: JsonObject, refs: Refs): void {
 }
 
 export function checkAddr(field: string, v: unknown): void {
-  if (typeof v === 'string' && parseCidr(v) === undefined) throw adminError('INVALID_ADDR', { field, addr: v });
+  if (typeof v === 'string' && compileCidr(v) === undefined) throw adminError('INVALID_ADDR', { field, addr: v });
 }
