@@ -114,7 +114,6 @@ function onEnd(s: Session, reason: EndReason): void {
     });
   }
   if (s.upstreamSocket !== undefined && s.node !== undefined) nodes.close(s.node.slot);
-  stats.active--;
   stats.byReason[s.endReason ?? 'Internal']++;
   Atomics.sub(shared, SHARED.active, 1);
   Atomics.sub(shared, myActive, 1);
@@ -138,7 +137,6 @@ function accept(info: ListenerInfo, sock: Socket): void {
   const s = new Session(nextId++, sock, info, runtime.current, now());
   sessions.add(s);
   stats.sessions++;
-  stats.active++;
   runSession(s, { now, stats, log, onEnd, nodes, onOutcome, handshakeMs: init.tlsHandshakeTimeout * 1000, realIpFrom }).catch((err: unknown) => {
     log.error({ err }, 'session pipeline threw');
   });
@@ -294,7 +292,7 @@ port.on('message', (m: ToWorker) => {
       }
       break;
     case 'stats':
-      send({ type: 'stats', requestId: m.requestId, stats: { sessions: stats.sessions, active: stats.active, rejectedMaxConn: stats.rejectedMaxConn, udpSessions: stats.udpSessions, udpDrops: { ...stats.udpDrops }, allUnhealthyPicks: allUnhealthyPicks(), byReason: { ...stats.byReason } } });
+      send({ type: 'stats', requestId: m.requestId, stats: { sessions: stats.sessions, active: sessions.size, rejectedMaxConn: stats.rejectedMaxConn, udpSessions: stats.udpSessions, udpDrops: { ...stats.udpDrops }, allUnhealthyPicks: allUnhealthyPicks(), byReason: { ...stats.byReason } } });
       break;
   }
 });

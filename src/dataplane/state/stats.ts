@@ -18,7 +18,6 @@ export const workerUdpSlot = (id: number): number => SHARED.workerBase + 2 * id 
 
 export class WorkerStats {
   sessions = 0;
-  active = 0;
   rejectedMaxConn = 0;
   udpSessions = 0;
   readonly udpDrops = { no_route: 0, no_node: 0, queue_full: 0, table_full: 0, send_queue_full: 0 };
