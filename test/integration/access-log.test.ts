@@ -29,6 +29,7 @@ test('access log: one APISIX-format line per TCP session, with status and byte c
   await g.admin('PUT', '/apisix/admin/stream_routes/1', { remote_addr: '127.0.0.1', upstream: { nodes: { [`127.0.0.1:${(echo.address() as AddressInfo).port}`]: 1 } } });
   await new Promise<void>((resolve, reject) => {
     const c = connect(g.listenerPort(), '127.0.0.1', () => c.end('hello'));
+    c.setTimeout(10_000, () => c.destroy()); // a wait is always bounded
     c.on('data', () => {});
     c.on('close', () => resolve());
     c.on('error', reject);
@@ -43,6 +44,7 @@ test('access log: one APISIX-format line per TCP session, with status and byte c
   await g.admin('PUT', '/apisix/admin/stream_routes/1', { remote_addr: '192.168.5.3', upstream: { nodes: { '127.0.0.1:1': 1 } } });
   await new Promise<void>((resolve) => {
     const c = connect(g.listenerPort(), '127.0.0.1');
+    c.setTimeout(10_000, () => c.destroy());
     c.on('close', () => resolve());
     c.on('error', () => {});
   });
@@ -64,7 +66,11 @@ test('access log: a UDP session is logged when it ends', async (t: TestContext) 
   await g.admin('PUT', '/apisix/admin/stream_routes/1', { upstream: { nodes: { [`127.0.0.1:${echo.address().port}`]: 1 } } });
   const c = createSocket('udp4');
   t.after(() => c.close());
-  await new Promise<void>((resolve) => { c.on('message', () => resolve()); c.send('ping!', g.listenerPort(), '127.0.0.1'); });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no UDP reply within 5 s')), 5000);
+    c.on('message', () => { clearTimeout(timer); resolve(); });
+    c.send('ping!', g.listenerPort(), '127.0.0.1');
+  });
   const lines = await waitForLines(file, 1, 4000);
   const m = LINE.exec(lines[0] ?? '');
   t.assert.ok(m !== null, lines[0] ?? '(none)');

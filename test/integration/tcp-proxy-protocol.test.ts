@@ -24,6 +24,7 @@ function send(port: number, bytes: Buffer): Promise<{ data: string; ms: number }
   const t0 = Date.now();
   return new Promise((resolve) => {
     const c: Socket = connect(port, '127.0.0.1', () => c.end(bytes));
+    c.setTimeout(10_000, () => c.destroy()); // a wait is always bounded
     let data = '';
     c.on('data', (d: Buffer) => { data += d.toString(); });
     c.on('close', () => resolve({ data, ms: Date.now() - t0 }));
@@ -75,6 +76,7 @@ test('PROXY in: bytes that cannot start a header close at once (400); an incompl
   const partial = await new Promise<number>((resolve) => {
     const t0 = Date.now();
     const c = connect(g.listenerPort(), '127.0.0.1', () => c.write('PROXY TCP4 1.2.3.4'));
+    c.setTimeout(10_000, () => c.destroy());
     c.on('close', () => resolve(Date.now() - t0));
     c.on('error', () => {});
   });
@@ -97,6 +99,7 @@ test('PROXY out: v1 and v2 headers carry the client and the listener address, be
   t.assert.equal(h1.kind === 'ok' ? first.subarray(h1.length).toString() : '', 'one');
   const c = await new Promise<string>((resolve) => {
     const s = connect({ port: g.listenerPort(1), host: '127.0.0.2' }, () => s.end('two'));
+    s.setTimeout(10_000, () => s.destroy());
     let d = '';
     s.on('data', (x: Buffer) => { d += x.toString(); });
     s.on('close', () => resolve(d));
