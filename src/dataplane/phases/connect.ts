@@ -16,30 +16,28 @@ type DialResult =
   | { ok: false; reason: 'ConnectFailed' | 'ConnectTimeout' | 'ClientClosed'; error: string };
 
 /**
- * One connect attempt, resolved (never rejected) with the socket or the failure. `client`: when it closes while the
- * connect is in flight the attempt is abandoned at once (its session slot is not held until the connect timeout).
+ * Waits for `sock` to emit `ready` ('connect', 'secureConnect'), resolving (never rejecting) with the socket or the
+ * failure: an error, the timeout, or — with `client` — the client closing meanwhile (the attempt is then abandoned
+ * at once, so its session slot is not held until the timeout). A failed socket is destroyed.
  */
-export function dial(ip: string, port: number, timeoutMs: number, client?: Socket): Promise<DialResult> {
+function awaitReady(sock: Socket, ready: string, timeoutMs: number, what: string, client?: Socket): Promise<DialResult> {
   return new Promise((resolve) => {
-    // highWaterMark reaches the socket's Duplex (Node passes the options through); @types/node does not list it.
-    const opts: NetConnectOpts & { highWaterMark: number } = { host: ip, port, allowHalfOpen: true, noDelay: true, highWaterMark: SOCKET_HWM };
-    const sock = netConnect(opts);
     let done = false;
     const finish = (r: DialResult): void => {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      sock.removeListener('connect', onConnect);
+      sock.removeListener(ready, onReady);
       sock.removeListener('error', onError);
       client?.removeListener('close', onClientGone);
       if (!r.ok) sock.destroy();
       resolve(r);
     };
     const onClientGone = (): void => finish({ ok: false, reason: 'ClientClosed', error: 'the client went away' });
-    const onConnect = (): void => finish({ ok: true, socket: sock });
+    const onReady = (): void => finish({ ok: true, socket: sock });
     const onError = (err: NodeJS.ErrnoException): void => finish({ ok: false, reason: 'ConnectFailed', error: err.code ?? err.message });
-    const timer = setTimeout(() => finish({ ok: false, reason: 'ConnectTimeout', error: `timed out after ${timeoutMs} ms` }), timeoutMs);
-    sock.once('connect', onConnect);
+    const timer = setTimeout(() => finish({ ok: false, reason: 'ConnectTimeout', error: `${what} timed out after ${timeoutMs} ms` }), timeoutMs);
+    sock.once(ready, onReady);
     sock.once('error', onError);
     if (client !== undefined) {
       if (client.closed) onClientGone();
@@ -48,32 +46,25 @@ export function dial(ip: string, port: number, timeoutMs: number, client?: Socke
   });
 }
 
+/** One connect attempt to a node (see awaitReady). */
+export function dial(ip: string, port: number, timeoutMs: number, client?: Socket): Promise<DialResult> {
+  // highWaterMark reaches the socket's Duplex (Node passes the options through); @types/node does not list it.
+  const opts: NetConnectOpts & { highWaterMark: number } = { host: ip, port, allowHalfOpen: true, noDelay: true, highWaterMark: SOCKET_HWM };
+  return awaitReady(netConnect(opts), 'connect', timeoutMs, 'connect', client);
+}
+
 /** TLS to the node: SNI = the client's SNI when it spoke TLS, else `apisix_backend` (APISIX); verification off
  * unless the upstream sets tls.verify (then against apisix.ssl.ssl_trusted_certificate). */
 function upstreamTls(raw: Socket, s: Session, conf: UpstreamTlsConf | undefined, timeoutMs: number): Promise<DialResult> {
-  return new Promise((resolve) => {
-    const servername = s.sni !== undefined && isIP(s.sni) === 0 ? s.sni : 'apisix_backend';
-    const verify = conf?.verify === true;
-    const ca = verify ? s.snapshot.trustedCa : undefined;
-    const sock = tlsConnect({
-      socket: raw, servername, rejectUnauthorized: verify,
-      ...(ca !== undefined ? { ca } : {}),
-      ...(conf?.clientCert !== undefined && conf.clientKey !== undefined ? { cert: conf.clientCert, key: conf.clientKey } : {}),
-    });
-    let done = false;
-    const finish = (r: DialResult): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      sock.removeListener('error', onError);
-      if (!r.ok) sock.destroy();
-      resolve(r);
-    };
-    const onError = (err: NodeJS.ErrnoException): void => finish({ ok: false, reason: 'ConnectFailed', error: err.code ?? err.message });
-    const timer = setTimeout(() => finish({ ok: false, reason: 'ConnectTimeout', error: `TLS handshake timed out after ${timeoutMs} ms` }), timeoutMs);
-    sock.once('secureConnect', () => finish({ ok: true, socket: sock }));
-    sock.once('error', onError);
+  const servername = s.sni !== undefined && isIP(s.sni) === 0 ? s.sni : 'apisix_backend';
+  const verify = conf?.verify === true;
+  const ca = verify ? s.snapshot.trustedCa : undefined;
+  const sock = tlsConnect({
+    socket: raw, servername, rejectUnauthorized: verify,
+    ...(ca !== undefined ? { ca } : {}),
+    ...(conf?.clientCert !== undefined && conf.clientKey !== undefined ? { cert: conf.clientCert, key: conf.clientKey } : {}),
   });
+  return awaitReady(sock, 'secureConnect', timeoutMs, 'TLS handshake');
 }
 
 export interface ConnectDeps {
