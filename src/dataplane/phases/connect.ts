@@ -47,7 +47,7 @@ function awaitReady(sock: Socket, ready: string, timeoutMs: number, what: string
 }
 
 /** One connect attempt to a node (see awaitReady). */
-export function dial(ip: string, port: number, timeoutMs: number, client?: Socket): Promise<DialResult> {
+function dial(ip: string, port: number, timeoutMs: number, client?: Socket): Promise<DialResult> {
   // highWaterMark reaches the socket's Duplex (Node passes the options through); @types/node does not list it.
   const opts: NetConnectOpts & { highWaterMark: number } = { host: ip, port, allowHalfOpen: true, noDelay: true, highWaterMark: SOCKET_HWM };
   return awaitReady(netConnect(opts), 'connect', timeoutMs, 'connect', client);
