@@ -14,10 +14,14 @@ import { isJsonObject, type ConfigStore, type JsonObject, type StoreItem, type W
 import { idOf, splitNodeKey } from '../lib/addr.ts';
 import { DnsCache } from './dns.ts';
 import { NODE_SLOTS } from '../lib/node-table.ts';
+import { PluginRegistry } from '../plugins/plugin.ts';
+import { inlineSplitUpstreams, mergedPlugins, pluginProblem, splitUpstreamIds } from './plugin-confs.ts';
 
-const RESOURCES = ['stream_routes', 'upstreams', 'services', 'ssls'] as const;
+const RESOURCES = ['stream_routes', 'upstreams', 'services', 'ssls', 'plugin_metadata'] as const;
 type ResourceName = (typeof RESOURCES)[number];
-const SCHEMAS: Record<ResourceName, Schema> = { stream_routes: streamRouteSchema, upstreams: upstreamSchema, services: serviceSchema, ssls: sslSchema };
+const SCHEMAS: Record<ResourceName, Schema> = {
+  stream_routes: streamRouteSchema, upstreams: upstreamSchema, services: serviceSchema, ssls: sslSchema, plugin_metadata: { type: 'object' },
+};
 
 export const DEFAULT_TIMEOUT = { connect: 60, send: 600, read: 600 } as const;
 const DNS_WAIT_MS = 300;
@@ -63,6 +67,8 @@ export interface SnapshotBuilderOptions {
   readonly fallbackSni?: string;
   /** PEM of apisix.ssl.ssl_trusted_certificate. */
   readonly trustedCa?: string;
+  /** The enabled stream plugins (config.yaml stream_plugins): items are checked with their schemas. */
+  readonly plugins?: PluginRegistry;
 }
 
 /**
@@ -110,6 +116,7 @@ export class SnapshotBuilder {
 
   constructor(opts: SnapshotBuilderOptions) {
     this.#opts = opts;
+    this.#plugins = opts.plugins ?? new PluginRegistry([], []);
     this.#dns = new DnsCache({ servers: opts.dnsServers ?? [], log: opts.log, onChange: () => this.#schedule() });
   }
 
@@ -120,6 +127,14 @@ export class SnapshotBuilder {
   }
 
   #tlsSettings: { fallbackSni: string; trustedCa: string | undefined } | undefined;
+  #plugins: PluginRegistry;
+
+  /** SIGHUP changed stream_plugins: every item is checked again with the new set, and the snapshot rebuilt. */
+  setPlugins(plugins: PluginRegistry): void {
+    this.#plugins = plugins;
+    this.#validated.clear();
+    this.#schedule();
+  }
 
   /** Lists everything, publishes the first snapshot, then follows the store. */
   async start(): Promise<void> {
@@ -223,7 +238,7 @@ export class SnapshotBuilder {
       let hit = this.#validated.get(item.key);
       if (hit === undefined || hit.mod !== item.modifiedIndex) {
         const value = structuredClone(item.value);
-        const err = check(SCHEMAS[res], value);
+        const err = check(SCHEMAS[res], value) ?? this.#checkPlugins(res, id, value);
         if (err !== undefined) this.#problem(item.key, `skipped invalid ${res} item: ${err}`);
         hit = { mod: item.modifiedIndex, value: err === undefined ? deepFreeze(value) : undefined };
         this.#validated.set(item.key, hit);
@@ -231,6 +246,16 @@ export class SnapshotBuilder {
       if (hit.value !== undefined) out.set(id, { item, value: hit.value });
     }
     return out;
+  }
+
+  /** The same plugin checks as the Admin API's (an unknown plugin or a bad conf skips the item). */
+  #checkPlugins(res: ResourceName, id: string, value: JsonObject): string | undefined {
+    if (res === 'plugin_metadata') {
+      const r = this.#plugins.checkMetadata(id, value);
+      return r.ok ? undefined : r.kind === 'unknown' ? `unknown plugin [${id}]` : `invalid plugin_metadata of [${id}]: ${r.reason}`;
+    }
+    if (res !== 'stream_routes' && res !== 'services') return undefined;
+    return pluginProblem(this.#plugins, value.plugins);
   }
 
   /** Nodes of an upstream source object, parsed once per object (validated values are frozen and kept). */
@@ -350,6 +375,7 @@ export class SnapshotBuilder {
     const upstreams = this.#valid('upstreams');
     const services = this.#valid('services');
     const routes = this.#valid('stream_routes');
+    const metadata = this.#valid('plugin_metadata');
     this.#sslItems = this.#valid('ssls');
     // Resolve every domain node first, so that the snapshot carries IPs only.
     const hosts: string[] = [];
@@ -358,7 +384,11 @@ export class SnapshotBuilder {
     };
     for (const [id, { value }] of upstreams) collect(`upstreams/${id}`, value);
     for (const [id, { value }] of services) collect(`services/${id}`, value.upstream);
-    for (const [id, { value }] of routes) collect(`stream_routes/${id}`, value.upstream);
+    for (const [id, { value }] of routes) {
+      collect(`stream_routes/${id}`, value.upstream);
+      const svc = value.service_id !== undefined ? services.get(idOf(value.service_id))?.value : undefined;
+      for (const [i, up] of inlineSplitUpstreams(mergedPlugins(svc, value))) collect(`stream_routes/${id}#traffic-split/${i}`, up);
+    }
     // A config change must be in force within 1 s: wait for new domains at most DNS_WAIT_MS; an answer that comes
     // later triggers another build.
     const resolving = this.#dns.prepare(hosts);
@@ -397,6 +427,17 @@ export class SnapshotBuilder {
         upstreamKey = `services/${serviceId}`;
         outUps[upstreamKey] ??= this.#upstream(upstreamKey, svc.upstream);
       }
+      const plugins = mergedPlugins(svc, r);
+      // traffic-split's weighted upstreams, resolved to snapshot keys like the route's own
+      const pluginUpstreams: Record<string, string> = {};
+      for (const [i, up] of inlineSplitUpstreams(plugins)) {
+        const key = `${from}#traffic-split/${i}`;
+        outUps[key] = this.#upstream(key, up);
+        pluginUpstreams[i] = key;
+      }
+      for (const [i, upId] of splitUpstreamIds(plugins)) {
+        pluginUpstreams[i] = useUpstreamId(upId, from) ?? `upstreams/${upId}`;
+      }
       const remote: string[] = [];
       if (typeof r.remote_addr === 'string') remote.push(r.remote_addr);
       if (Array.isArray(r.remote_addrs)) for (const a of r.remote_addrs) if (typeof a === 'string') remote.push(a);
@@ -412,7 +453,8 @@ export class SnapshotBuilder {
         serverPort: typeof r.server_port === 'number' ? r.server_port : undefined,
         snis,
         tlsPassthrough: r.tls_passthrough === true,
-        plugins: { ...(isJsonObject(svc?.plugins) ? svc.plugins : {}), ...(isJsonObject(r.plugins) ? r.plugins : {}) },
+        plugins,
+        pluginUpstreams,
         upstreamKey,
         serviceId,
       });
@@ -422,6 +464,8 @@ export class SnapshotBuilder {
     outRoutes.sort((a, b) => a.createdIndex - b.createdIndex);
     const snap: SnapshotData = deepFreeze({
       version: this.#revision, routes: outRoutes, upstreams: outUps, ssls: this.#ssls(),
+      streamPlugins: this.#plugins.names(),
+      pluginMetadata: Object.fromEntries([...metadata].map(([name, { value }]) => [name, value])),
       tls: this.#tlsSettings ?? { fallbackSni: (this.#opts.fallbackSni ?? '').toLowerCase(), trustedCa: this.#opts.trustedCa },
     });
     this.#slots.retain(this.#usedSlots);

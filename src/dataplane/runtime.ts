@@ -1,11 +1,20 @@
-// The worker's view of the config: each snapshot is compiled once (routes → Router, upstreams → balancers) and
-// swapped in with one assignment. A session reads `current` once at accept and keeps it to the end.
-// Compiled upstreams whose source did not change are carried over, so balancer state survives unrelated changes.
+// The worker's view of the config: each snapshot is compiled once (routes → Router with their plugin chains,
+// upstreams → balancers) and swapped in with one assignment. A session reads `current` once at accept and keeps it
+// to the end. Compiled upstreams whose source did not change are carried over, so balancer state survives unrelated
+// changes.
 import type { SnapshotData, UpstreamConf } from '../model/snapshot.ts';
 import { PriorityBalancer } from './balancers/priority.ts';
 import { Router } from './router/router.ts';
 import type { NodeTable } from '../lib/node-table.ts';
 import { CertTable } from './tls/certs.ts';
+import { ALL_PLUGINS } from '../plugins/index.ts';
+import type { AnyPlugin } from '../plugins/plugin.ts';
+import { compileChain } from './phases/plugins.ts';
+import type { WorkerPluginEnv } from './plugin-env.ts';
+
+export const EMPTY_SNAPSHOT: SnapshotData = {
+  version: 0, routes: [], upstreams: {}, ssls: [], streamPlugins: [], pluginMetadata: {}, tls: { fallbackSni: '', trustedCa: undefined },
+};
 
 export class CompiledUpstream {
   readonly conf: UpstreamConf;
@@ -24,9 +33,13 @@ export class CompiledSnapshot {
   /** Whether any route wants TLS passthrough (only then do plain listeners peek at a ClientHello). */
   readonly passthroughPorts: ReadonlySet<number> | 'any' | undefined;
   readonly trustedCa: string | undefined;
-  constructor(data: SnapshotData, previous: CompiledSnapshot | undefined, table: NodeTable) {
+  constructor(data: SnapshotData, previous: CompiledSnapshot | undefined, table: NodeTable, env: WorkerPluginEnv) {
     this.version = data.version;
-    this.router = new Router(data.routes);
+    const enabled = new Set(data.streamPlugins);
+    const byName = new Map<string, AnyPlugin>(ALL_PLUGINS.filter((p) => enabled.has(p.name)).map((p) => [p.name, p]));
+    env.beginCompile(data.pluginMetadata);
+    this.router = new Router(data.routes, (r) => (Object.keys(r.plugins).length === 0 ? undefined : compileChain(r, byName, env)));
+    env.endCompile();
     this.certs = new CertTable(data, previous?.certs);
     this.trustedCa = data.tls.trustedCa;
     const pt = data.routes.filter((r) => r.tlsPassthrough);
@@ -43,13 +56,15 @@ export class CompiledSnapshot {
 export class Runtime {
   current: CompiledSnapshot;
   readonly #table: NodeTable;
-  constructor(table: NodeTable) {
+  readonly env: WorkerPluginEnv;
+  constructor(table: NodeTable, env: WorkerPluginEnv) {
     this.#table = table;
-    this.current = new CompiledSnapshot({ version: 0, routes: [], upstreams: {}, ssls: [], tls: { fallbackSni: '', trustedCa: undefined } }, undefined, table);
+    this.env = env;
+    this.current = new CompiledSnapshot(EMPTY_SNAPSHOT, undefined, table, env);
   }
   /** Compiles and swaps; a throw leaves the previous snapshot in force. */
   apply(data: SnapshotData): CompiledSnapshot {
-    const next = new CompiledSnapshot(data, this.current, this.#table);
+    const next = new CompiledSnapshot(data, this.current, this.#table, this.env);
     this.current = next;
     return next;
   }

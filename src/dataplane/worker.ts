@@ -7,14 +7,18 @@ import { OUTCOME_CODE, type SnapshotDelta, type ToPrimary, type ToWorker, type W
 import type { SnapshotData } from '../model/snapshot.ts';
 import { createLogger } from '../observe/log.ts';
 import { parseIp } from '../lib/ip.ts';
-import { CidrSet, unmapV4 } from '../lib/cidr.ts';
+import { CidrSet } from '../lib/cidr.ts';
 import { listenerAddr, listenerKey } from '../lib/addr.ts';
 import { listenTcp } from './listen/tcp.ts';
 import { UdpListener, type UdpDeps } from './udp/proxy.ts';
-import { Runtime } from './runtime.ts';
-import { AccessLog } from '../observe/access-log.ts';
-import { STATUS } from './session/end.ts';
+import { EMPTY_SNAPSHOT, Runtime } from './runtime.ts';
+import { AccessLog, recordVariable, type AccessRecord } from '../observe/access-log.ts';
 import type { EndReason } from './session/end.ts';
+import { tcpRecord } from './session/record.ts';
+import { runEnd, type PluginRun } from './phases/plugins.ts';
+import { WorkerPluginEnv } from './plugin-env.ts';
+import { WorkerMetrics } from './state/metrics.ts';
+import { SharedCounts } from '../lib/shared-counts.ts';
 import { runSession } from './session/pipeline.ts';
 import { Session, type ListenerInfo } from './session/session.ts';
 import { SHARED, WorkerStats, workerActiveSlot, workerUdpSlot } from './state/stats.ts';
@@ -49,7 +53,9 @@ class WorkerNodeTable extends NodeTable {
   }
 }
 const nodes = new WorkerNodeTable(init.nodes, init.nodeShare);
-const runtime = new Runtime(nodes);
+const pluginEnv = new WorkerPluginEnv(log, init.workerId, new SharedCounts(init.counts, init.workers));
+const runtime = new Runtime(nodes, pluginEnv);
+const metrics = new WorkerMetrics();
 /** Peers trusted to set the client address with a PROXY protocol header (validated at config load). */
 const realIpFrom = CidrSet.parse(init.proxyProtocol.realIpFrom);
 const stats = new WorkerStats();
@@ -68,17 +74,11 @@ const udpDeps: UdpDeps = {
   maxSessions: () => udpMaxSessions,
   sessionTimeoutMs: () => udpSessionTimeoutMs,
   onOutcome: (node, outcome) => onOutcome(node, outcome),
-  onEnd: (u, reason) => {
+  plugins: pluginEnv,
+  onEnd: (rec, run, listener) => {
     stats.udpSessions++;
-    stats.byReason[u.endReason ?? 'Internal']++;
-    if (accessLog.conf.enabled) {
-      accessLog.log({
-        protocol: 'UDP', remoteAddr: unmapV4(u.clientAddr),
-        remotePort: u.clientPort, serverAddr: u.serverAddr, serverPort: u.serverPort, status: STATUS[reason],
-        bytesSent: u.bytesToClient, bytesReceived: u.bytesFromClient, sessionTime: (now() - u.startedAt) / 1000,
-        upstreamAddr: u.node.addr, routeId: u.route.id, sni: undefined, endReason: reason, endedAt: Date.now(),
-      });
-    }
+    stats.byReason[rec.endReason as EndReason]++;
+    ended(rec, run, listener);
   },
   onDrop: (why) => { stats.udpDrops[why]++; },
 };
@@ -103,16 +103,17 @@ function onOutcome(node: UpstreamNode, outcome: ConnectOutcome): void {
 
 let accessLog = new AccessLog(init.accessLog);
 
+/** Every session's end, TCP and UDP: access log, metrics, then the plugins' cleanups and log hooks. */
+function ended(rec: AccessRecord, run: PluginRun | undefined, listener: string): void {
+  accessLog.log(rec);
+  metrics.ended(rec, listener);
+  if (run !== undefined) runEnd(run, { record: rec, variable: (name) => recordVariable(rec, name) }, pluginEnv);
+}
+
 function onEnd(s: Session, reason: EndReason): void {
   sessions.delete(s);
-  if (accessLog.conf.enabled) {
-    accessLog.log({
-      protocol: 'TCP', remoteAddr: s.remoteAddr, remotePort: s.remotePort, serverAddr: s.serverAddr, serverPort: s.serverPort,
-      status: STATUS[reason], bytesSent: s.bytesToClient, bytesReceived: s.bytesFromClient,
-      sessionTime: (now() - s.startedAt) / 1000, upstreamAddr: s.node?.addr, routeId: s.route?.id, sni: s.sni,
-      endReason: reason, endedAt: Date.now(),
-    });
-  }
+  metrics.closed(s.listener.addr);
+  ended(tcpRecord(s, reason, now()), s.plugins, s.listener.addr);
   if (s.upstreamSocket !== undefined && s.node !== undefined) nodes.close(s.node.slot);
   stats.byReason[s.endReason ?? 'Internal']++;
   Atomics.sub(shared, SHARED.active, 1);
@@ -122,6 +123,10 @@ function onEnd(s: Session, reason: EndReason): void {
     send({ type: 'drained' });
   }
 }
+
+const pipelineDeps = {
+  now, stats, log, onEnd, nodes, onOutcome, handshakeMs: init.tlsHandshakeTimeout * 1000, realIpFrom, plugins: pluginEnv, metrics,
+};
 
 function accept(info: ListenerInfo, sock: Socket): void {
   // Until a phase takes over, an error on the socket only closes it (no unhandled 'error' can crash the worker).
@@ -137,7 +142,8 @@ function accept(info: ListenerInfo, sock: Socket): void {
   const s = new Session(nextId++, sock, info, runtime.current, now());
   sessions.add(s);
   stats.sessions++;
-  runSession(s, { now, stats, log, onEnd, nodes, onOutcome, handshakeMs: init.tlsHandshakeTimeout * 1000, realIpFrom }).catch((err: unknown) => {
+  metrics.opened(info.addr);
+  runSession(s, pipelineDeps).catch((err: unknown) => {
     log.error({ err }, 'session pipeline threw');
   });
 }
@@ -223,7 +229,7 @@ function stopListening(): void {
 }
 
 /** The snapshot data last applied (the base of the next delta from the primary). */
-let lastData: SnapshotData = { version: 0, routes: [], upstreams: {}, ssls: [], tls: { fallbackSni: '', trustedCa: undefined } };
+let lastData: SnapshotData = EMPTY_SNAPSHOT;
 
 function allUnhealthyPicks(): number {
   let n = 0;
@@ -235,7 +241,7 @@ function withDelta(base: SnapshotData, d: SnapshotDelta): SnapshotData {
   const upstreams: Record<string, SnapshotData['upstreams'][string]> = { ...base.upstreams };
   for (const k of d.removed) delete upstreams[k];
   Object.assign(upstreams, d.changed);
-  return { version: d.version, routes: d.routes, ssls: d.ssls, tls: d.tls, upstreams };
+  return { version: d.version, routes: d.routes, ssls: d.ssls, tls: d.tls, streamPlugins: d.streamPlugins, pluginMetadata: d.pluginMetadata, upstreams };
 }
 
 port.on('message', (m: ToWorker) => {
@@ -291,6 +297,22 @@ port.on('message', (m: ToWorker) => {
         s.upstreamSocket?.destroy();
       }
       break;
+    case 'metrics': {
+      const c = pluginEnv.counters;
+      let udpActive = 0;
+      const udpByListener: Record<string, number> = {};
+      for (const u of udpListeners.values()) {
+        udpActive += u.sessions;
+        udpByListener[u.addr] = (udpByListener[u.addr] ?? 0) + u.sessions;
+      }
+      let syslogDropped = 0;
+      for (const r of pluginEnv.resources()) if ('dropped' in r && typeof r.dropped === 'function') syslogDropped += (r.dropped as () => number)();
+      send({
+        type: 'metrics', requestId: m.requestId,
+        metrics: metrics.snapshot({ connectionTotal: Object.fromEntries(c.connectionTotal), refusals: Object.fromEntries(c.refusals), udpActive, udpByListener, syslogDropped }),
+      });
+      break;
+    }
     case 'stats':
       send({ type: 'stats', requestId: m.requestId, stats: { sessions: stats.sessions, active: sessions.size, rejectedMaxConn: stats.rejectedMaxConn, udpSessions: stats.udpSessions, udpDrops: { ...stats.udpDrops }, allUnhealthyPicks: allUnhealthyPicks(), byReason: { ...stats.byReason } } });
       break;

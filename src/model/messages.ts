@@ -16,6 +16,9 @@ export interface WorkerInit {
   readonly tlsHandshakeTimeout: number;
   /** Gateway-wide counters (Int32Array slots in dataplane/state/stats.ts SHARED). */
   readonly shared: SharedArrayBuffer;
+  /** Gateway-wide counts per key (lib/shared-counts.ts; limit-conn) and the number of workers sharing them. */
+  readonly counts: SharedArrayBuffer;
+  readonly workers: number;
   /** The shared node table (per-node connection counts and health). */
   readonly nodes: { readonly conns: SharedArrayBuffer; readonly health: SharedArrayBuffer };
   readonly logLevel: string;
@@ -32,6 +35,8 @@ export interface SnapshotDelta {
   readonly routes: SnapshotData['routes'];
   readonly ssls: SnapshotData['ssls'];
   readonly tls: SnapshotData['tls'];
+  readonly streamPlugins: SnapshotData['streamPlugins'];
+  readonly pluginMetadata: SnapshotData['pluginMetadata'];
   readonly changed: SnapshotData['upstreams'];
   readonly removed: readonly string[];
 }
@@ -62,6 +67,30 @@ export interface WorkerStatsSnapshot {
   readonly byReason: Readonly<Record<string, number>>;
 }
 
+/** A worker's metric counters (dataplane/state/metrics.ts); multi-label keys are joined with U+0000. */
+export interface WorkerMetricsSnapshot {
+  /** By route label (prometheus plugin). */
+  readonly connectionTotal: Readonly<Record<string, number>>;
+  readonly refusals: Readonly<Record<string, number>>;
+  /** `code␀listener␀node`. */
+  readonly status: Readonly<Record<string, number>>;
+  /** `reason␀route␀protocol`. */
+  readonly sessions: Readonly<Record<string, number>>;
+  /** By listener. */
+  readonly bytesFromClients: Readonly<Record<string, number>>;
+  readonly bytesToClients: Readonly<Record<string, number>>;
+  /** Open TCP sessions by listener. */
+  readonly activeByListener: Readonly<Record<string, number>>;
+  /** Open UDP sessions by listener. */
+  readonly udpByListener: Readonly<Record<string, number>>;
+  readonly connect: { readonly counts: readonly number[]; readonly sum: number; readonly count: number };
+  readonly tls: { readonly ok: number; readonly failed: number };
+  readonly udpActive: number;
+  readonly syslogDropped: number;
+  /** Increments that found their family's label set full. */
+  readonly unlabelled: number;
+}
+
 export type ToWorker =
   | { readonly type: 'snapshot'; readonly data: SnapshotData }
   /** The next snapshot as a change to the one this worker was sent last: cloning only what changed keeps a write on
@@ -70,6 +99,7 @@ export type ToWorker =
   | { readonly type: 'explain'; readonly requestId: number; readonly query: ExplainQuery }
   | { readonly type: 'settings'; readonly maxConnections: number; readonly udpMaxSessions: number; readonly udpSessionTimeout: number; readonly accessLog: AccessLogConf }
   | { readonly type: 'stats'; readonly requestId: number }
+  | { readonly type: 'metrics'; readonly requestId: number }
   /** SIGHUP: the full set of listeners wanted now; removed ones stop accepting (their sessions go on). */
   | { readonly type: 'listeners'; readonly requestId: number; readonly listeners: readonly ListenerSpec[] }
   | { readonly type: 'stop' }
@@ -83,6 +113,7 @@ export type ToPrimary =
   | { readonly type: 'relistened'; readonly requestId: number; readonly errors: readonly string[] }
   | { readonly type: 'explained'; readonly requestId: number; readonly result: ExplainAnswer }
   | { readonly type: 'stats'; readonly requestId: number; readonly stats: WorkerStatsSnapshot }
+  | { readonly type: 'metrics'; readonly requestId: number; readonly metrics: WorkerMetricsSnapshot }
   | { readonly type: 'drained' }
   /** Connect outcomes since the last batch, as flat pairs [slot, OUTCOME_CODE, slot, code, ...] (passive health). */
   | { readonly type: 'outcomes'; readonly pairs: readonly number[] };

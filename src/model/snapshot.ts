@@ -75,7 +75,11 @@ export interface RouteConf {
   /** sni and snis together; empty = not an SNI route. */
   readonly snis: readonly string[];
   readonly tlsPassthrough: boolean;
+  /** The service's plugin confs merged under the route's (the route wins per plugin), validated, defaults filled. */
   readonly plugins: Readonly<Record<string, unknown>>;
+  /** traffic-split's weighted upstreams resolved to Snapshot.upstreams keys, by `<rule>/<index>` (absent = the
+   * route's own upstream). */
+  readonly pluginUpstreams: Readonly<Record<string, string>>;
   /** Key into Snapshot.upstreams; undefined = the route has no upstream (connections are closed). */
   readonly upstreamKey: string | undefined;
   readonly serviceId: string | undefined;
@@ -87,6 +91,10 @@ export interface SnapshotData {
   readonly routes: readonly RouteConf[];
   readonly upstreams: Readonly<Record<string, UpstreamConf>>;
   readonly ssls: readonly SslConf[];
+  /** config.yaml's stream_plugins: the only plugins that run. */
+  readonly streamPlugins: readonly string[];
+  /** plugin_metadata by plugin name (validated). */
+  readonly pluginMetadata: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   readonly tls: {
     /** apisix.ssl.fallback_sni: the name whose certificate serves clients that send no SNI ('' = none). */
     readonly fallbackSni: string;

@@ -26,7 +26,11 @@ export interface AccessRecord {
   readonly sessionTime: number;
   readonly upstreamAddr: string | undefined;
   readonly routeId: string | undefined;
+  readonly serviceId: string | undefined;
   readonly sni: string | undefined;
+  /** The peer's own address (before a trusted PROXY protocol header replaced remoteAddr). */
+  readonly realipRemoteAddr: string;
+  readonly mqttClientId: string | undefined;
   readonly endReason: string;
   readonly endedAt: number;
 }
@@ -61,8 +65,16 @@ const VARS: Readonly<Record<string, (r: AccessRecord) => string>> = {
   upstream_addr: (r) => r.upstreamAddr ?? '-',
   ssl_server_name: (r) => r.sni ?? '-',
   route_id: (r) => r.routeId ?? '-',
+  service_id: (r) => r.serviceId ?? '-',
+  realip_remote_addr: (r) => r.realipRemoteAddr,
+  mqtt_client_id: (r) => r.mqttClientId ?? '-',
   sluice_end_reason: (r) => r.endReason,
 };
+
+/** A session variable of an ended session (syslog's log_format, plugin log hooks); undefined = no such variable. */
+export function recordVariable(r: AccessRecord, name: string): string | undefined {
+  return VARS[name]?.(r);
+}
 
 /** nginx's `default` escaping: `"`, `\` and bytes outside 0x20-0x7e as \xXX; `json`: JSON string escaping. */
 function escaper(mode: 'default' | 'json'): (s: string) => string {

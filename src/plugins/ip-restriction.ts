@@ -1,7 +1,9 @@
 // ip-restriction: allow (whitelist) or deny (blacklist) client CIDRs. Schema and check as APISIX's
-// (plugins/ip-restriction/init.lua, which the stream subsystem reuses).
+// (plugins/ip-restriction/init.lua, which the stream subsystem reuses). The client is $remote_addr: the PROXY
+// protocol header's source when the peer is trusted by real_ip_from, else the peer. A refusal is 403 (Forbidden).
 import type { Schema } from '../lib/jsonschema.ts';
 import { compileCidr } from '../lib/ip.ts';
+import { CidrSet } from '../lib/cidr.ts';
 import type { Plugin } from './plugin.ts';
 
 const ipv4Seg = '([0-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-5])';
@@ -18,7 +20,12 @@ const ipDef: readonly Schema[] = [
 
 type Conf = { whitelist?: string[]; blacklist?: string[] };
 
-export const ipRestriction: Plugin = {
+interface Rule {
+  readonly allow: boolean;
+  readonly cidrs: CidrSet;
+}
+
+export const ipRestriction: Plugin<Conf, Rule> = {
   name: 'ip-restriction',
   priority: 3000,
   schema: {
@@ -38,4 +45,7 @@ export const ipRestriction: Plugin = {
     }
     return undefined;
   },
+  // the lists become compiled CIDRs once per snapshot; per session, one parse and a compare per entry
+  compile: (c) => ({ allow: c.whitelist !== undefined, cidrs: CidrSet.parse(c.whitelist ?? c.blacklist ?? []) }),
+  preread: (rule, s) => (rule.cidrs.has(s.remoteAddr) === rule.allow ? 'continue' : { end: 'Forbidden' }),
 };

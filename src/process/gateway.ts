@@ -127,7 +127,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   });
   const builder = new SnapshotBuilder({
     store, prefix, log, dnsServers: cfg.apisix.dns_resolver, keyring,
-    fallbackSni: cfg.apisix.ssl.fallback_sni, trustedCa: readTrustedCa(loaded),
+    fallbackSni: cfg.apisix.ssl.fallback_sni, trustedCa: readTrustedCa(loaded), plugins,
     publish: (snap) => {
       health.sync(snap);
       pool.publish(snap);
@@ -193,7 +193,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       ];
       for (const [key, a, b] of atStart) if (JSON.stringify(a) !== JSON.stringify(b)) problems.push(`${key}: a change takes effect at the next start`);
       current = next;
-      plugins = new PluginRegistry(ALL_PLUGINS, now.stream_plugins);
+      if (JSON.stringify(now.stream_plugins) !== JSON.stringify(was.stream_plugins)) {
+        plugins = new PluginRegistry(ALL_PLUGINS, now.stream_plugins);
+        builder.setPlugins(plugins);
+      }
       pool.setSettings({ maxConnections: now.sluice.max_connections, udpMaxSessions: now.sluice.udp_max_sessions, udpSessionTimeout: now.sluice.udp_session_timeout, accessLog: accessLogConf(next) });
       problems.push(...await pool.setListeners(next.streamEnabled ? next.listeners : []));
       builder.setTlsSettings(now.apisix.ssl.fallback_sni, readTrustedCa(next));

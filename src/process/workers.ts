@@ -2,6 +2,7 @@
 // every worker has acknowledged, restarts a worker that dies, drains them on stop.
 // Threads, not processes: a SharedArrayBuffer gives gateway-wide counters (max_connections, limit-conn, least_conn)
 // without IPC round trips, and a worker costs an isolate, not a process (see the issue-8 note for measurements).
+import { DEFAULT_COUNT_SLOTS, SharedCounts } from '../lib/shared-counts.ts';
 import { Worker } from 'node:worker_threads';
 import type { ListenerSpec } from '../model/config.ts';
 import type { ExplainAnswer, ExplainQuery, ToPrimary, ToWorker, WorkerInit, WorkerStatsSnapshot } from '../model/messages.ts';
@@ -55,6 +56,8 @@ export class WorkerPool {
   #listeners: readonly ListenerSpec[];
   #settings: PoolSettings;
   readonly #shared = new SharedArrayBuffer(SHARED.size * 4);
+  /** Gateway-wide counts per key (limit-conn), with each worker's share (released when it dies). */
+  readonly #counts: SharedArrayBuffer;
   readonly #slots: Slot[] = [];
   readonly #portOverrides: Record<string, number> = {};
   /** Per worker id: its share of each node's open sessions (NODE_SLOTS Int32s, 1 MiB), written by the worker. */
@@ -71,6 +74,7 @@ export class WorkerPool {
   constructor(opts: PoolOptions) {
     this.#opts = opts;
     this.#listeners = opts.listeners;
+    this.#counts = SharedCounts.create(DEFAULT_COUNT_SLOTS, opts.count);
     this.#settings = { maxConnections: opts.maxConnections, udpMaxSessions: opts.udpMaxSessions, udpSessionTimeout: opts.udpSessionTimeout, accessLog: opts.accessLog };
   }
 
@@ -113,6 +117,8 @@ export class WorkerPool {
       udpMaxSessions: this.#settings.udpMaxSessions,
       udpSessionTimeout: this.#settings.udpSessionTimeout,
       shared: this.#shared,
+      counts: this.#counts,
+      workers: this.#opts.count,
       nodes: this.#opts.nodes,
       logLevel: this.#opts.logLevel,
       accessLog: this.#settings.accessLog,
@@ -162,6 +168,8 @@ export class WorkerPool {
         const mine = new Int32Array(nodeShare);
         const all = new Int32Array(this.#opts.nodes.conns);
         for (let slot = 0; slot < mine.length; slot++) if (mine[slot] !== 0) Atomics.sub(all, slot, Atomics.exchange(mine, slot, 0));
+        // ... and out of limit-conn's counts.
+        new SharedCounts(this.#counts, this.#opts.count).releaseWorker(id);
         if (this.#stopping) return;
         this.lostWorkers++;
         this.#opts.log.error({ worker: id, code }, 'data-plane worker died; restarting it');
@@ -207,7 +215,7 @@ export class WorkerPool {
       const changed: Record<string, SnapshotData['upstreams'][string]> = {};
       for (const [k, u] of Object.entries(snap.upstreams)) if (prev.upstreams[k] !== u) changed[k] = u;
       const removed = Object.keys(prev.upstreams).filter((k) => !(k in snap.upstreams));
-      delta = { type: 'snapshotDelta', delta: { version: snap.version, routes: snap.routes, ssls: snap.ssls, tls: snap.tls, changed, removed } };
+      delta = { type: 'snapshotDelta', delta: { version: snap.version, routes: snap.routes, ssls: snap.ssls, tls: snap.tls, streamPlugins: snap.streamPlugins, pluginMetadata: snap.pluginMetadata, changed, removed } };
     }
     for (const s of this.#slots) {
       if (!s.alive) continue;

@@ -79,7 +79,7 @@ test('access log: a UDP session is logged when it ends', async (t: TestContext) 
 
 test('access log: templates escape as nginx (default) or JSON, unknown variables render as -', (t: TestContext) => {
   t.plan(3);
-  const rec = { protocol: 'TCP' as const, remoteAddr: '1.2.3.4', remotePort: 5, serverAddr: '6.7.8.9', serverPort: 10, status: 200, bytesSent: 1, bytesReceived: 2, sessionTime: 0.0042, upstreamAddr: undefined, routeId: 'r"1', sni: 'a\tb', endReason: 'Done', endedAt: 0 };
+  const rec = { protocol: 'TCP' as const, remoteAddr: '1.2.3.4', remotePort: 5, serverAddr: '6.7.8.9', serverPort: 10, status: 200, bytesSent: 1, bytesReceived: 2, sessionTime: 0.0042, upstreamAddr: undefined, routeId: 'r"1', serviceId: undefined, realipRemoteAddr: '1.2.3.4', mqttClientId: undefined, sni: 'a\tb', endReason: 'Done', endedAt: 0 };
   t.assert.equal(compileFormat('$route_id $ssl_server_name $session_time', 'default').render(rec), 'r\\x221 a\\x09b 0.004');
   t.assert.equal(compileFormat('{"r":"$route_id"}', 'json').render(rec), '{"r":"r\\"1"}');
   const c = compileFormat('$nope ${remote_addr}', 'default');

@@ -67,6 +67,7 @@ export const ERRORS = {
   PLUGIN_CONF: { status: 400, msg: 'failed to check the configuration of stream plugin [{name}]: {reason}' },
   SERVICE_IN_USE: { status: 400, msg: 'can not delete this service directly, {kind} [{id}] is still using it now' },
   UPSTREAM_IN_USE: { status: 400, msg: 'can not delete this upstream directly, {kind} [{id}] is still using it now' },
+  UPSTREAM_IN_PLUGIN: { status: 400, msg: 'can not delete this upstream, plugin in {kind} [{id}] is still using it now' },
   SSL_IN_USE: { status: 400, msg: 'can not delete this ssl directly, {kind} [{id}] is still using it now' },
   // paging (APISIX: admin/v3_adapter.lua)
   INVALID_PAGE: { status: 400, msg: 'page_size must be between 10 and 500' },

@@ -24,12 +24,12 @@ function up(key: string, slots: readonly number[], checks: Record<string, unknow
 function snap(ups: readonly UpstreamConf[], routes: readonly [string, string][] = []): SnapshotData {
   return {
     version: 1,
-    ssls: [],
+    ssls: [], streamPlugins: [], pluginMetadata: {},
     tls: { fallbackSni: '', trustedCa: undefined },
     upstreams: Object.fromEntries(ups.map((u) => [u.key, u])),
     routes: routes.map(([id, upstreamKey], i) => ({
       id, createdIndex: i, name: undefined, remoteAddrs: [], serverAddr: undefined, serverPort: undefined, snis: [],
-      tlsPassthrough: false, plugins: {}, upstreamKey, serviceId: undefined,
+      tlsPassthrough: false, plugins: {}, pluginUpstreams: {}, upstreamKey, serviceId: undefined,
     })),
   };
 }

@@ -72,6 +72,8 @@ export interface ConnectDeps {
   readonly nodes: NodeTable;
   /** Every connect outcome, for passive health checks. */
   readonly onOutcome: (node: UpstreamNode, outcome: ConnectOutcome) => void;
+  /** Connect times of successful attempts (the metrics' histogram). */
+  readonly metrics: { connected(ms: number): void };
 }
 
 export async function connectPhase(s: Session, deps: ConnectDeps): Promise<Verdict> {
@@ -107,6 +109,7 @@ export async function connectPhase(s: Session, deps: ConnectDeps): Promise<Verdi
     }
     const outcome: ConnectOutcome = r.ok ? 'ok' : r.reason === 'ConnectTimeout' ? 'timeout' : 'failed';
     up.balancer.report(node, outcome, now() - t0);
+    if (r.ok) deps.metrics.connected(now() - t0);
     deps.onOutcome(node, outcome);
     if (!r.ok) deps.nodes.close(node.slot);
     if (s.client.closed) {

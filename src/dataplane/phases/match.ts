@@ -1,4 +1,4 @@
-// Phase: find the route in the snapshot's compiled tables, and its upstream.
+// Phase: find the route in the snapshot's compiled tables, and its upstream (checked after the plugins ran).
 import { parseIp } from '../../lib/ip.ts';
 import type { SniMode } from '../router/router.ts';
 import type { Verdict } from '../session/end.ts';
@@ -12,9 +12,14 @@ export function matchPhase(s: Session, sniMode: SniMode): Verdict {
   if (route === undefined) return { end: 'NoRoute' };
   s.route = route;
   const key = route.conf.upstreamKey;
-  const up = key !== undefined ? s.snapshot.upstreams.get(key) : undefined;
+  s.upstream = key !== undefined ? s.snapshot.upstreams.get(key) : undefined;
+  return 'continue';
+}
+
+/** After the plugins (traffic-split may have chosen another upstream): is there one, with nodes? */
+export function upstreamPhase(s: Session): Verdict {
+  const up = s.upstream;
   if (up === undefined) return { end: 'NoUpstream' };
   if (up.balancer.nodes.length === 0) return { end: 'NoHealthyNode' };
-  s.upstream = up;
   return 'continue';
 }

@@ -20,7 +20,7 @@ interface R {
 function conf(r: R, i: number): RouteConf {
   return {
     id: r.id, createdIndex: r.created ?? i + 1, name: undefined, remoteAddrs: r.remote ?? [], serverAddr: r.server,
-    serverPort: r.port, snis: r.snis ?? [], tlsPassthrough: r.passthrough ?? false, plugins: {}, upstreamKey: `stream_routes/${r.id}`,
+    serverPort: r.port, snis: r.snis ?? [], tlsPassthrough: r.passthrough ?? false, plugins: {}, pluginUpstreams: {}, upstreamKey: `stream_routes/${r.id}`,
     serviceId: undefined,
   };
 }

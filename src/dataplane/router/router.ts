@@ -4,6 +4,7 @@
 // prefix, (3) the longer server_addr prefix, (4) the earlier creation.
 import { cidrHas, compileCidr, type CompiledCidr, type IpNum } from '../../lib/ip.ts';
 import type { RouteConf } from '../../model/snapshot.ts';
+import type { PluginChain } from '../phases/plugins.ts';
 
 /** How the connection's SNI (if any) was learned: none, a terminated handshake, or a peeked ClientHello. */
 export type SniMode = 'none' | 'tls' | 'peek';
@@ -25,9 +26,12 @@ export class CompiledRoute {
   readonly port: number;
   /** How many of server_port, server_addr, remote set (rule 1). */
   readonly specificity: number;
+  /** The route's compiled stream plugins; undefined when it has none in force. */
+  readonly plugins: PluginChain | undefined;
 
-  constructor(conf: RouteConf) {
+  constructor(conf: RouteConf, plugins?: PluginChain) {
     this.conf = conf;
+    this.plugins = plugins;
     this.id = conf.id;
     this.createdIndex = conf.createdIndex;
     const remote: CompiledCidr[] = [];
@@ -122,8 +126,8 @@ export class Router {
   /** SNI groups by mode: exact names, wildcard suffixes (`.x.com`), and `*`. */
   readonly #sni: Record<'tls' | 'peek', { exact: Map<string, Group>; wild: Map<string, Group>; any: Group | undefined }>;
 
-  constructor(confs: readonly RouteConf[]) {
-    this.routes = confs.map((c) => new CompiledRoute(c));
+  constructor(confs: readonly RouteConf[], chainOf?: (c: RouteConf) => PluginChain | undefined) {
+    this.routes = confs.map((c) => new CompiledRoute(c, chainOf?.(c)));
     this.#plain = new Group(this.routes.filter((r) => r.conf.snis.length === 0));
     const build = (passthrough: boolean): { exact: Map<string, Group>; wild: Map<string, Group>; any: Group | undefined } => {
       const exact = new Map<string, CompiledRoute[]>();

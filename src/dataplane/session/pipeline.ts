@@ -1,9 +1,15 @@
 // The session lifecycle, written down once (docs/lifecycle.md draws it with each phase's end statuses):
-//   accept → [proxy-protocol] → [tls | ClientHello peek] → match → [plugins] → connect (retries) → relay → log
-// Bracketed phases arrive with their issues. Each phase returns a Verdict; the first `{ end }` stops the session.
+//   accept → [proxy-protocol] → [tls | ClientHello peek] → match → [plugins: preread] → upstream → connect (retries)
+//   → relay → log (plugins: log, in onEnd)
+// Bracketed phases run only when the listener or the route asks for them. Each phase returns a Verdict; the first
+// `{ end }` stops the session.
 import type { Logger } from '../../observe/log.ts';
 import { connectPhase, type ConnectDeps } from '../phases/connect.ts';
-import { matchPhase } from '../phases/match.ts';
+import { matchPhase, upstreamPhase } from '../phases/match.ts';
+import { PluginRun, runPreread } from '../phases/plugins.ts';
+import { TcpPrereadSession } from '../phases/plugin-session.ts';
+import type { PluginEnv } from '../../plugins/plugin.ts';
+import type { WorkerMetrics } from '../state/metrics.ts';
 import { relay } from '../phases/relay.ts';
 import { EarlyBytes } from '../phases/early.ts';
 import { readProxyHeader } from '../phases/proxy-protocol.ts';
@@ -20,6 +26,8 @@ export interface PipelineDeps extends ConnectDeps {
   /** sluice.tls_handshake_timeout in ms, counted from accept. */
   readonly handshakeMs: number;
   readonly stats: WorkerStats;
+  readonly plugins: PluginEnv;
+  readonly metrics: WorkerMetrics;
   readonly log: Logger;
   readonly onEnd: (s: Session, reason: EndReason) => void;
 }
@@ -52,6 +60,8 @@ async function setUp(s: Session, deps: PipelineDeps): Promise<Prepared> {
     if (s.listener.tls) return { verdict: { end: 'HandshakeFailed' }, prefix: undefined, ended: false };
   } else if (s.listener.tls) {
     v = await terminateTls(s, s.startedAt + deps.handshakeMs, deps.now);
+    if (v === 'continue') deps.metrics.tlsOk++;
+    else deps.metrics.tlsFailed++;
     sniMode = 'tls';
   } else if (wantsPeek(s)) {
     peeked = await peekClientHello(s, deps.handshakeMs);
@@ -59,6 +69,18 @@ async function setUp(s: Session, deps: PipelineDeps): Promise<Prepared> {
     else if (s.sni !== undefined) sniMode = 'peek';
   }
   if (v === 'continue') v = matchPhase(s, sniMode);
+  if (v !== 'continue') return { verdict: v, prefix: undefined, ended: false };
+  const chain = s.route?.plugins;
+  if (chain !== undefined) {
+    s.action = 'running the stream plugins';
+    const run = (s.plugins = new PluginRun(chain));
+    const ps = new TcpPrereadSession(s, run, peeked?.prefix, peeked?.ended ?? false);
+    const r = runPreread(run, ps, deps.plugins);
+    v = r instanceof Promise ? await r : r;
+    if (v !== 'continue') return { verdict: v, prefix: undefined, ended: false };
+    if (ps.prefix !== undefined || ps.ended) peeked = { prefix: ps.prefix ?? Buffer.alloc(0), ended: ps.ended };
+  }
+  v = upstreamPhase(s);
   if (v !== 'continue') return { verdict: v, prefix: undefined, ended: false };
   const early = new EarlyBytes(s.client, peeked?.prefix, peeked?.ended ?? false);
   v = await connectPhase(s, deps);

@@ -6,6 +6,7 @@ import type { UpstreamNode } from '../balancers/balancer.ts';
 import type { CompiledRoute } from '../router/router.ts';
 import type { CompiledSnapshot, CompiledUpstream } from '../runtime.ts';
 import type { EndReason } from './end.ts';
+import type { PluginRun } from '../phases/plugins.ts';
 
 export interface ListenerInfo {
   /** `ip:port` or `*:port` as configured, for logs and metrics. */
@@ -28,6 +29,8 @@ export class Session {
   /** The client: the peer, or the PROXY protocol header's source when the peer is trusted (real_ip_from). */
   remoteAddr: string;
   remotePort: number;
+  /** The peer's own address ($realip_remote_addr), whatever a PROXY protocol header says. */
+  readonly peerAddr: string;
   readonly serverAddr: string;
   readonly serverPort: number;
   remoteIp: IpNum | undefined;
@@ -39,6 +42,8 @@ export class Session {
   upstream: CompiledUpstream | undefined;
   node: UpstreamNode | undefined;
   upstreamSocket: Socket | undefined;
+  /** The route's plugin chain in force on this session (undefined: the route has no plugins). */
+  plugins: PluginRun | undefined;
   /** What the session is doing now; error logs end with "while <action>". */
   action: string;
   endReason: EndReason | undefined;
@@ -53,6 +58,7 @@ export class Session {
     this.snapshot = snapshot;
     this.remoteAddr = unmapV4(client.remoteAddress ?? '');
     this.remotePort = client.remotePort ?? 0;
+    this.peerAddr = this.remoteAddr;
     this.serverAddr = unmapV4(client.localAddress ?? '');
     this.serverPort = client.localPort ?? 0;
     this.remoteIp = undefined;
@@ -63,6 +69,7 @@ export class Session {
     this.upstream = undefined;
     this.node = undefined;
     this.upstreamSocket = undefined;
+    this.plugins = undefined;
     this.action = 'accepting';
     this.endReason = undefined;
     this.bytesFromClient = 0;

@@ -21,6 +21,11 @@ import type { ConnectOutcome, UpstreamNode } from '../balancers/balancer.ts';
 import type { CompiledRoute } from '../router/router.ts';
 import type { CompiledUpstream, Runtime } from '../runtime.ts';
 import type { EndReason } from '../session/end.ts';
+import { PluginRun, runPreread } from '../phases/plugins.ts';
+import type { PluginEnv, PluginVerdict, PrereadSession } from '../../plugins/plugin.ts';
+import { liveVariable, type LiveVars } from '../session/vars.ts';
+import { udpRecord, type UdpEnd } from '../session/record.ts';
+import type { AccessRecord } from '../../observe/access-log.ts';
 
 export const QUEUE_CAP = 64;
 export const SEND_QUEUE_CAP = 1 << 20;
@@ -50,9 +55,11 @@ export class UdpSession {
   datagramsToClient: number;
   dropped: number;
   endReason: EndReason | undefined;
+  readonly plugins: PluginRun | undefined;
 
-  constructor(key: string, rinfo: RemoteInfo, route: CompiledRoute, up: CompiledUpstream, node: UpstreamNode, socket: DgramSocket, now: number, idleMs: number) {
+  constructor(key: string, rinfo: RemoteInfo, route: CompiledRoute, up: CompiledUpstream, node: UpstreamNode, socket: DgramSocket, now: number, idleMs: number, plugins: PluginRun | undefined) {
     this.key = key;
+    this.plugins = plugins;
     this.clientAddr = rinfo.address;
     this.clientPort = rinfo.port;
     this.serverAddr = '';
@@ -87,7 +94,9 @@ export interface UdpDeps {
   readonly sessionTimeoutMs: () => number;
   readonly now: () => number;
   readonly onOutcome: (node: UpstreamNode, outcome: ConnectOutcome) => void;
-  readonly onEnd: (s: UdpSession, reason: EndReason, listener: string) => void;
+  readonly plugins: PluginEnv;
+  /** A session ended (or was refused by a plugin before it opened): its record, and its plugins' run. */
+  readonly onEnd: (r: AccessRecord, run: PluginRun | undefined, listener: string) => void;
   readonly onDrop: (why: 'no_route' | 'no_node' | 'queue_full' | 'table_full' | 'send_queue_full') => void;
 }
 
@@ -96,6 +105,8 @@ export class UdpListener {
   readonly socket: DgramSocket;
   readonly #deps: UdpDeps;
   readonly #sessions = new Map<string, UdpSession>();
+  /** Clients whose first datagram waits for an asynchronous plugin (limit-conn's delay): their datagrams, bounded. */
+  readonly #pending = new Map<string, Buffer[]>();
   readonly #serverAddr: string;
   #serverPort = 0;
   #sweep: NodeJS.Timeout | undefined;
@@ -160,7 +171,13 @@ export class UdpListener {
     const now = this.#deps.now();
     let s = this.#sessions.get(key);
     if (s === undefined) {
-      s = this.#open(key, rinfo, now);
+      const waiting = this.#pending.get(key);
+      if (waiting !== undefined) {
+        if (waiting.length < QUEUE_CAP) waiting.push(msg);
+        else this.#deps.onDrop('queue_full');
+        return;
+      }
+      s = this.#open(key, rinfo, now, msg);
       if (s === undefined) return;
     }
     s.lastActive = now;
@@ -187,15 +204,66 @@ export class UdpListener {
     s.socket.send(msg);
   }
 
-  #open(key: string, rinfo: RemoteInfo, now: number): UdpSession | undefined {
+  #open(key: string, rinfo: RemoteInfo, now: number, first: Buffer): UdpSession | undefined {
     const d = this.#deps;
     const snap = d.runtime.current;
     const remote = unmapV4(rinfo.address);
     const route = snap.router.match({
       remote: parseIp(remote), server: parseIp(this.#serverAddr), serverPort: this.#serverPort, sni: undefined, sniMode: 'none',
     });
-    const up = route?.conf.upstreamKey !== undefined ? snap.upstreams.get(route.conf.upstreamKey) : undefined;
-    if (route === undefined || up === undefined) {
+    if (route === undefined) {
+      d.onDrop('no_route');
+      return undefined;
+    }
+    const chain = route.plugins;
+    if (chain === undefined) return this.#start(key, rinfo, route, route.conf.upstreamKey, undefined, now);
+    const run = new PluginRun(chain);
+    const ps = new UdpPrereadSession(remote, rinfo.port, this.#serverAddr, this.#serverPort, route, run);
+    const v = runPreread(run, ps, d.plugins);
+    if (!(v instanceof Promise)) return this.#afterPlugins(key, rinfo, route, run, ps, v, now);
+    // An asynchronous plugin (limit-conn's delay): hold this client's datagrams (bounded) until it answers.
+    this.#pending.set(key, [first]);
+    void v.then((r) => {
+      const queued = this.#pending.get(key) ?? [];
+      this.#pending.delete(key);
+      if (this.#closed) {
+        this.#refused(rinfo, route, run, { end: 'Shutdown' });
+        return;
+      }
+      const later = this.#afterPlugins(key, rinfo, route, run, ps, r, this.#deps.now());
+      if (later === undefined) return;
+      for (const m of queued) this.#onClientDatagram(m, rinfo);
+    });
+    return undefined;
+  }
+
+  #afterPlugins(key: string, rinfo: RemoteInfo, route: CompiledRoute, run: PluginRun, ps: UdpPrereadSession, v: PluginVerdict, now: number): UdpSession | undefined {
+    if (v !== 'continue') {
+      this.#refused(rinfo, route, run, v);
+      return undefined;
+    }
+    const s = this.#start(key, rinfo, route, ps.upstreamKey, run, now);
+    // Not started (no upstream, no node, table full): what the plugins counted for it is released now.
+    if (s === undefined) this.#refused(rinfo, route, run, { end: 'NoHealthyNode' });
+    return s;
+  }
+
+  /** A session that never opened: no bytes went anywhere; its record is logged and its plugins' cleanups run. */
+  #refused(rinfo: RemoteInfo, route: CompiledRoute, run: PluginRun, v: { readonly end: EndReason }): void {
+    const now = this.#deps.now();
+    const end: UdpEnd = {
+      clientAddr: unmapV4(rinfo.address), clientPort: rinfo.port, serverAddr: this.#serverAddr, serverPort: this.#serverPort,
+      routeId: route.id, serviceId: route.conf.serviceId, upstreamAddr: undefined, bytesFromClient: 0, bytesToClient: 0, startedAt: now,
+    };
+    this.#deps.onEnd(udpRecord(end, v.end, now), run, this.addr);
+  }
+
+  #start(key: string, rinfo: RemoteInfo, route: CompiledRoute, upstreamKey: string | undefined, run: PluginRun | undefined, now: number): UdpSession | undefined {
+    const d = this.#deps;
+    const snap = d.runtime.current;
+    const remote = unmapV4(rinfo.address);
+    const up = upstreamKey !== undefined ? snap.upstreams.get(upstreamKey) : undefined;
+    if (up === undefined) {
       d.onDrop('no_route');
       return undefined;
     }
@@ -218,7 +286,7 @@ export class UdpListener {
     const t = up.conf.timeout;
     const idleMs = up.conf.timeoutSet ? Math.min(d.sessionTimeoutMs(), Math.max(t.send, t.read) * 1000) : d.sessionTimeoutMs();
     const sock = createSocket(isIP(node.ip) === 6 ? 'udp6' : 'udp4');
-    const s = new UdpSession(key, rinfo, route, up, node, sock, now, idleMs);
+    const s = new UdpSession(key, rinfo, route, up, node, sock, now, idleMs, run);
     s.serverAddr = this.#serverAddr;
     s.serverPort = this.#serverPort;
     this.#sessions.set(key, s);
@@ -261,11 +329,68 @@ export class UdpListener {
     Atomics.sub(this.#deps.shared, this.#deps.workerSlot, 1);
     this.#deps.nodes.close(s.node.slot);
     try { s.socket.close(); } catch { /* already closed */ }
-    this.#deps.onEnd(s, reason, this.addr);
+    const end: UdpEnd = {
+      clientAddr: unmapV4(s.clientAddr), clientPort: s.clientPort, serverAddr: s.serverAddr, serverPort: s.serverPort, routeId: s.route.id,
+      serviceId: s.route.conf.serviceId, upstreamAddr: s.node.addr, bytesFromClient: s.bytesFromClient, bytesToClient: s.bytesToClient,
+      startedAt: s.startedAt,
+    };
+    this.#deps.onEnd(udpRecord(end, reason, this.#deps.now()), s.plugins, this.addr);
   }
 
   #expire(): void {
     const now = this.#deps.now();
     for (const s of [...this.#sessions.values()]) if (now - s.lastActive >= s.idleMs) this.#end(s, 'Done');
+  }
+}
+
+/** A UDP session being opened, as the plugins' preread hooks see it: no stream to read; traffic-split may choose. */
+class UdpPrereadSession implements PrereadSession, LiveVars {
+  readonly protocol = 'UDP';
+  readonly remoteAddr: string;
+  readonly remotePort: number;
+  readonly peerAddr: string;
+  readonly serverAddr: string;
+  readonly serverPort: number;
+  readonly routeId: string;
+  readonly serviceId: string | undefined;
+  readonly sni = undefined;
+  mqttClientId: string | undefined;
+  upstreamKey: string | undefined;
+  readonly #run: PluginRun;
+  readonly #route: CompiledRoute;
+
+  constructor(remote: string, port: number, serverAddr: string, serverPort: number, route: CompiledRoute, run: PluginRun) {
+    this.remoteAddr = remote;
+    this.remotePort = port;
+    this.peerAddr = remote;
+    this.serverAddr = serverAddr;
+    this.serverPort = serverPort;
+    this.routeId = route.id;
+    this.serviceId = route.conf.serviceId;
+    this.mqttClientId = undefined;
+    this.upstreamKey = route.conf.upstreamKey;
+    this.#run = run;
+    this.#route = route;
+  }
+
+  variable(name: string): string | undefined {
+    return liveVariable(this, name);
+  }
+
+  readClient(): undefined {
+    return undefined;
+  }
+
+  setMqttClientId(id: string): void {
+    this.mqttClientId = id;
+  }
+
+  useUpstream(key: string | undefined): boolean {
+    this.upstreamKey = key ?? this.#route.conf.upstreamKey;
+    return true;
+  }
+
+  onEnd(fn: () => void): void {
+    this.#run.onEnd(fn);
   }
 }

@@ -7,6 +7,7 @@ import { idOf, splitNodeKey } from '../../../lib/addr.ts';
 import { adminError } from '../errors.ts';
 import type { Refs } from '../refs.ts';
 import { checkPair } from './ssls.ts';
+import { firstPluginProblem, inlineSplitUpstreams, splitUpstreamIds } from '../../plugin-confs.ts';
 
 export { idOf };
 
@@ -38,18 +39,17 @@ export async function checkUpstream(up: JsonObject, refs: Refs): Promise<void> {
   }
 }
 
-export function checkPlugins(conf: JsonObject, refs: Refs): void {
-  const plugins = conf.plugins;
-  if (!isJsonObject(plugins)) return;
-  const reg = refs.plugins();
-  for (const [name, raw] of Object.entries(plugins)) {
-    // An empty [] conf is an empty Lua table, i.e. {} (kept as {} so the data plane always gets an object).
-    const pconf = Array.isArray(raw) && raw.length === 0 ? (plugins[name] = {}) : raw;
-    const res = reg.checkConf(name, pconf);
-    if (res.ok) continue;
-    if (res.kind === 'unknown') throw adminError('UNKNOWN_PLUGIN', { name });
-    if (res.kind === 'not_object') throw adminError('PLUGIN_CONF_TYPE', { name, conf: res.reason });
-    throw adminError('PLUGIN_CONF', { name, reason: res.reason });
+export async function checkPlugins(conf: JsonObject, refs: Refs): Promise<void> {
+  const p = firstPluginProblem(refs.plugins(), conf.plugins);
+  if (p !== undefined) {
+    if (p.kind === 'unknown') throw adminError('UNKNOWN_PLUGIN', { name: p.name });
+    if (p.kind === 'not_object') throw adminError('PLUGIN_CONF_TYPE', { name: p.name, conf: p.conf });
+    throw adminError('PLUGIN_CONF', { name: p.name, reason: p.reason });
+  }
+  // traffic-split: inline upstreams get the upstream checks, upstream_id references must exist
+  for (const [, up] of inlineSplitUpstreams(conf.plugins)) await checkUpstream(up, refs);
+  for (const [, id] of splitUpstreamIds(conf.plugins)) {
+    if (!(await refs.exists('upstreams', id))) throw adminError('UPSTREAM_NOT_FOUND', { id });
   }
 }
 

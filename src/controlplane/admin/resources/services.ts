@@ -16,7 +16,7 @@ export const services: ResourceDef = {
       const id = idOf(svc.upstream_id);
       if (!(await refs.exists('upstreams', id))) throw adminError('UPSTREAM_NOT_FOUND', { id });
     }
-    checkPlugins(svc, refs);
+    await checkPlugins(svc, refs);
   },
   async deleteCheck(id, refs) {
     const routes = await refs.users('stream_routes', 'service_id', id);

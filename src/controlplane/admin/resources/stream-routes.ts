@@ -23,7 +23,7 @@ export const streamRoutes: ResourceDef = {
       if (!(await refs.exists('services', id))) throw adminError('SERVICE_NOT_FOUND', { id });
     }
     if (route.upstream !== undefined) await checkUpstream(route.upstream as JsonObject, refs);
-    checkPlugins(route, refs);
+    await checkPlugins(route, refs);
     checkAddr('remote_addr', route.remote_addr);
     checkAddr('server_addr', route.server_addr);
     // APISIX's xrpc.check_schema: Sluice implements no xRPC protocol, so every `protocol.name` is unknown there.
