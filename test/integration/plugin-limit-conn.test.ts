@@ -1,0 +1,120 @@
+// limit-conn on the wire (issue 12, CONTRACT §6): concurrent sessions per key, gateway-wide across workers; up to
+// conn pass, up to conn + burst are delayed by about default_conn_delay, more are refused (503, LimitReached);
+// the count drops when a session ends, however it ends (a dead worker's too); key_type var / var_combination.
+import { connect, type Socket } from 'node:net';
+import { test, type TestContext } from 'node:test';
+import { startTestGateway } from '../fixtures/gateway.ts';
+import { echoServer, delay } from '../fixtures/servers.ts';
+import { udpClient, udpEcho } from '../fixtures/udp.ts';
+
+/** Connects, sends `x`, and resolves once the echo comes back ('open', the socket kept) or the gateway closes it. */
+function hold(t: TestContext, port: number, localAddress = '127.0.0.1'): Promise<{ state: 'open' | 'closed'; sock: Socket; ms: number }> {
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    const sock = connect({ port, host: '127.0.0.1', localAddress });
+    t.after(() => sock.destroy());
+    sock.on('error', () => {});
+    const timer = setTimeout(() => resolve({ state: 'closed', sock, ms: performance.now() - t0 }), 8000);
+    sock.once('connect', () => sock.write('x'));
+    sock.once('data', () => { clearTimeout(timer); resolve({ state: 'open', sock, ms: performance.now() - t0 }); });
+    sock.once('close', () => { clearTimeout(timer); resolve({ state: 'closed', sock, ms: performance.now() - t0 }); });
+  });
+}
+
+const lc = (conf: Record<string, unknown>): Record<string, unknown> => ({ 'limit-conn': { burst: 0, default_conn_delay: 0.1, key: 'remote_addr', ...conf } });
+
+test('limit-conn is gateway-wide: with 2 workers, conn 2 lets exactly 2 of 8 concurrent sessions through', async (t: TestContext) => {
+  t.plan(4);
+  const up = await echoServer(t);
+  const g = await startTestGateway(t, { sluice: { workers: 2 } }, { listeners: [{}] });
+  await g.admin('PUT', '/apisix/admin/stream_routes/1', { plugins: lc({ conn: 2 }), upstream: { nodes: { [up.node]: 1 } } });
+  const got: Awaited<ReturnType<typeof hold>>[] = [];
+  for (let i = 0; i < 8; i++) got.push(await hold(t, g.listenerPort()));
+  t.assert.deepStrictEqual(got.map((x) => x.state).filter((s) => s === 'open').length, 2);
+  const per = await g.gw.pool.stats();
+  t.assert.ok(per.every((w) => w.sessions > 0), `both workers took sessions: ${per.map((w) => w.sessions).join(',')}`);
+  t.assert.equal(per.reduce((n, w) => n + (w.byReason.LimitReached ?? 0), 0), 6, 'six refusals, counted as LimitReached');
+  // one open session ends: its place is free again
+  got.find((x) => x.state === 'open')?.sock.destroy();
+  let next = await hold(t, g.listenerPort());
+  for (let i = 0; i < 50 && next.state !== 'open'; i++) {
+    await delay(20);
+    next = await hold(t, g.listenerPort());
+  }
+  t.assert.equal(next.state, 'open', 'a session ended: the next one passes');
+});
+
+test('limit-conn burst: the one over conn waits about default_conn_delay, the one over conn + burst is refused', async (t: TestContext) => {
+  t.plan(5);
+  const up = await echoServer(t);
+  const g = await startTestGateway(t, {}, { listeners: [{}] });
+  await g.admin('PUT', '/apisix/admin/stream_routes/1', { plugins: lc({ conn: 1, burst: 1, default_conn_delay: 0.4 }), upstream: { nodes: { [up.node]: 1 } } });
+  const a = await hold(t, g.listenerPort());
+  const b = await hold(t, g.listenerPort());
+  const c = await hold(t, g.listenerPort());
+  t.assert.equal(a.state, 'open');
+  t.assert.ok(a.ms < 300, `the first is not delayed (${a.ms.toFixed(0)} ms)`);
+  t.assert.equal(b.state, 'open');
+  t.assert.ok(b.ms >= 380 && b.ms < 2000, `the burst one waited about 0.4 s (${b.ms.toFixed(0)} ms)`);
+  t.assert.equal(c.state, 'closed', 'beyond conn + burst: refused');
+});
+
+test('limit-conn keys: per remote_addr by default; var_combination; an empty key falls back to remote_addr', async (t: TestContext) => {
+  t.plan(4);
+  const up = await echoServer(t);
+  const g = await startTestGateway(t, {}, { listeners: [{}] });
+  await g.admin('PUT', '/apisix/admin/stream_routes/1', { plugins: lc({ conn: 1 }), upstream: { nodes: { [up.node]: 1 } } });
+  const a = await hold(t, g.listenerPort(), '127.0.0.1');
+  const b = await hold(t, g.listenerPort(), '127.0.1.1');
+  t.assert.deepStrictEqual([a.state, b.state], ['open', 'open'], 'two clients, one place each');
+  a.sock.destroy();
+  b.sock.destroy();
+  await g.admin('PUT', '/apisix/admin/stream_routes/1', { plugins: lc({ conn: 1, key_type: 'var_combination', key: '$server_addr $server_port' }), upstream: { nodes: { [up.node]: 1 } } });
+  const c = await hold(t, g.listenerPort(), '127.0.0.1');
+  const d = await hold(t, g.listenerPort(), '127.0.1.1');
+  t.assert.deepStrictEqual([c.state, d.state], ['open', 'closed'], 'one key for the listener: the second client is refused');
+  c.sock.destroy();
+  // a variable with no value: the key falls back to remote_addr
+  await g.admin('PUT', '/apisix/admin/stream_routes/1', { plugins: lc({ conn: 1, key: 'mqtt_client_id' }), upstream: { nodes: { [up.node]: 1 } } });
+  const e = await hold(t, g.listenerPort(), '127.0.0.1');
+  const f = await hold(t, g.listenerPort(), '127.0.1.1');
+  const h = await hold(t, g.listenerPort(), '127.0.1.1');
+  t.assert.deepStrictEqual([e.state, f.state], ['open', 'open']);
+  t.assert.equal(h.state, 'closed', 'same fallback key 127.0.1.1: refused');
+});
+
+test('limit-conn: a dead worker\'s sessions leave the count (crash under a held session)', async (t: TestContext) => {
+  t.plan(3);
+  const up = await echoServer(t);
+  const g = await startTestGateway(t, { sluice: { workers: 1 } }, { listeners: [{}] });
+  await g.admin('PUT', '/apisix/admin/stream_routes/1', { plugins: lc({ conn: 1 }), upstream: { nodes: { [up.node]: 1 } } });
+  const a = await hold(t, g.listenerPort());
+  t.assert.equal(a.state, 'open');
+  t.assert.equal((await hold(t, g.listenerPort())).state, 'closed', 'the place is taken');
+  g.gw.pool.crashForTest(0);
+  let b = await hold(t, g.listenerPort());
+  for (let i = 0; i < 100 && b.state !== 'open'; i++) {
+    await delay(50);
+    b = await hold(t, g.listenerPort());
+  }
+  t.assert.equal(b.state, 'open', 'after the restart the count was released');
+});
+
+test('limit-conn on UDP: sessions per client are limited; the delayed first datagram is delivered', async (t: TestContext) => {
+  t.plan(3);
+  const up = await udpEcho(t);
+  const g = await startTestGateway(t, {}, { listeners: [{ proto: 'udp' }] });
+  await g.admin('PUT', '/apisix/admin/stream_routes/1', { plugins: lc({ conn: 1, burst: 1, default_conn_delay: 0.2, key: 'server_port' }), upstream: { nodes: { [up.node]: 1 } } });
+  const c1 = await udpClient(t);
+  const c2 = await udpClient(t);
+  const c3 = await udpClient(t);
+  t.assert.equal((await c1.ask('one', g.listenerPort()))?.data, 'one');
+  t.assert.equal((await c2.ask('two', g.listenerPort()))?.data, 'two', 'the burst session is delayed, then answered');
+  c3.send('three', g.listenerPort());
+  let refused = 0;
+  for (let i = 0; i < 100 && refused === 0; i++) {
+    await delay(20);
+    refused = (await g.gw.pool.stats()).reduce((n, s) => n + (s.byReason.LimitReached ?? 0), 0);
+  }
+  t.assert.equal(refused, 1, 'the third session is refused');
+});
