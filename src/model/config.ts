@@ -48,6 +48,17 @@ export interface SluiceConf {
   readonly udp_max_sessions: number;
 }
 
+/** plugin_attr.prometheus (CONTRACT §5). */
+export interface PrometheusAttr {
+  readonly export_addr: { readonly ip: string; readonly port: number };
+  readonly export_uri: string;
+  readonly metric_prefix: string;
+  /** false: no listener of its own; the metrics are served at export_uri on the admin listener (with a key). */
+  readonly enable_export_server: boolean;
+  /** Seconds; 0 = live. */
+  readonly refresh_interval: number;
+}
+
 export interface Config {
   readonly apisix: {
     readonly proxy_mode: ProxyMode;
@@ -74,7 +85,7 @@ export interface Config {
     };
   };
   readonly stream_plugins: readonly string[];
-  readonly plugin_attr: { readonly prometheus: { readonly export_addr: { readonly ip: string; readonly port: number } } } & Readonly<Record<string, unknown>>;
+  readonly plugin_attr: { readonly prometheus: PrometheusAttr } & Readonly<Record<string, unknown>>;
   readonly nginx_config: { readonly stream: StreamLogConf };
   readonly sluice: SluiceConf;
 }

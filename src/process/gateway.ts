@@ -19,6 +19,9 @@ import { ALL_PLUGINS } from '../plugins/index.ts';
 import { PluginRegistry } from '../plugins/plugin.ts';
 import { explainRoute } from './explain.ts';
 import { statusRoute } from './status.ts';
+import { gatherMetrics } from './metrics.ts';
+import { metricsRoute } from './metrics-route.ts';
+import { startMetricsExporter } from '../observe/prometheus-exporter.ts';
 import { WorkerPool } from './workers.ts';
 import { listenerKey } from '../lib/addr.ts';
 import { createNodeTableBuffers, NodeTable } from '../lib/node-table.ts';
@@ -40,6 +43,8 @@ export interface Gateway {
   readonly builder: SnapshotBuilder;
   readonly health: HealthManager;
   readonly control: ControlApi | undefined;
+  /** The Prometheus exporter's bound port (undefined when it does not listen). */
+  metricsPort(): number | undefined;
   /** The bound port of a listener, by its config entry (resolves port 0). */
   port(proto: 'tcp' | 'udp', host: string | null, port: number, source?: string): number;
   /** SIGHUP: applies a new, already validated config live; resolves with what could not be applied. */
@@ -135,6 +140,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   });
   let admin: AdminServer | undefined;
   let control: ControlApi | undefined;
+  let exporter: { port: number; close(): Promise<void> } | undefined;
+  const prom = cfg.plugin_attr.prometheus;
+  const promOn = cfg.stream_plugins.includes('prometheus');
+  const collect = (): ReturnType<typeof gatherMetrics> => gatherMetrics(pool, builder, health);
   try {
     // The first snapshot before the workers: each applies it before binding its listeners, so a listener never
     // accepts a connection (e.g. a client reconnecting to a restarted gateway) without the stored config.
@@ -144,6 +153,14 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     if (cfg.apisix.enable_control) {
       control = await startControlApi(health, cfg.apisix.control.ip, cfg.apisix.control.port);
       log.info({ addr: `${cfg.apisix.control.ip}:${control.port}` }, 'control api listening');
+    }
+    if (promOn && prom.enable_export_server) {
+      const e = await startMetricsExporter({
+        host: prom.export_addr.ip, port: prom.export_addr.port, uri: prom.export_uri, prefix: prom.metric_prefix,
+        refreshMs: prom.refresh_interval * 1000, collect, log,
+      });
+      exporter = e;
+      log.info({ addr: `${prom.export_addr.ip}:${e.port}${prom.export_uri}` }, 'prometheus exporter listening');
     }
     if (cfg.deployment.admin.enable_admin) {
       const a = cfg.deployment.admin;
@@ -157,7 +174,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
           now,
         },
         { host: a.admin_listen.ip, port: a.admin_listen.port, keys: a.admin_key, keyRequired: a.admin_key_required, allow: a.allow_admin },
-        [explainRoute(pool), statusRoute(pool, builder)],
+        [explainRoute(pool), statusRoute(pool, builder), ...(promOn && !prom.enable_export_server ? [metricsRoute(prom.export_uri, prom.metric_prefix, collect)] : [])],
       );
       log.info({ addr: `${a.admin_listen.ip}:${admin.port}` }, 'admin api listening');
     }
@@ -165,6 +182,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     builder.close();
     health.close();
     await control?.close();
+    await exporter?.close();
     await pool.terminate();
     await store.close();
     throw err;
@@ -172,6 +190,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const ports = pool.ports();
   return {
     store, admin, pool, builder, health, control,
+    metricsPort: () => exporter?.port,
     port: (proto, host, p, source = '') => ports[listenerKey({ proto, host, port: p, source })] ?? p,
     async reload(next) {
       const problems: string[] = [];
@@ -207,6 +226,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     async close() {
       await admin?.close();
       await control?.close();
+      await exporter?.close();
       builder.close();
       health.close();
       // The shutdown_timeout in force now (a SIGHUP may have changed it).

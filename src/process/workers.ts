@@ -5,7 +5,7 @@
 import { DEFAULT_COUNT_SLOTS, SharedCounts } from '../lib/shared-counts.ts';
 import { Worker } from 'node:worker_threads';
 import type { ListenerSpec } from '../model/config.ts';
-import type { ExplainAnswer, ExplainQuery, ToPrimary, ToWorker, WorkerInit, WorkerStatsSnapshot } from '../model/messages.ts';
+import type { ExplainAnswer, ExplainQuery, ToPrimary, ToWorker, WorkerInit, WorkerMetricsSnapshot, WorkerStatsSnapshot } from '../model/messages.ts';
 import type { SnapshotData } from '../model/snapshot.ts';
 import type { Logger } from '../observe/log.ts';
 import { listenerKey } from '../lib/addr.ts';
@@ -186,6 +186,7 @@ export class WorkerPool {
         break;
       case 'explained':
       case 'relistened':
+      case 'metrics':
       case 'stats': {
         const p = this.#pending.get(m.requestId);
         if (p !== undefined) {
@@ -295,6 +296,12 @@ export class WorkerPool {
   async stats(): Promise<WorkerStatsSnapshot[]> {
     const res = await Promise.all(this.#slots.filter((s) => s.alive).map((s) => this.#ask((requestId) => ({ type: 'stats', requestId }), s)));
     return res.flatMap((m) => (m?.type === 'stats' ? [m.stats] : []));
+  }
+
+  /** Every live worker's metric counters (a worker that does not answer in time is left out of this scrape). */
+  async metrics(): Promise<WorkerMetricsSnapshot[]> {
+    const res = await Promise.all(this.#slots.filter((s) => s.alive).map((s) => this.#ask((requestId) => ({ type: 'metrics', requestId }), s)));
+    return res.flatMap((m) => (m?.type === 'metrics' ? [m.metrics] : []));
   }
 
   readonly #drained = new Set<number>();

@@ -62,6 +62,7 @@ export const ERRORS = {
   CHASH_MISSING_KEY: { status: 400, msg: 'missing key' },
   SNI_AND_SNIS: { status: 400, msg: 'sni and snis can not be carried together' },
   UNKNOWN_PROTOCOL: { status: 400, msg: 'unknown protocol [{name}]' },
+  INVALID_PLUGIN_NAME: { status: 400, msg: 'invalid plugin name' },
   UNKNOWN_PLUGIN: { status: 400, msg: 'unknown plugin [{name}]' },
   PLUGIN_CONF_TYPE: { status: 400, msg: 'invalid plugin conf {conf} for plugin [{name}]' },
   PLUGIN_CONF: { status: 400, msg: 'failed to check the configuration of stream plugin [{name}]: {reason}' },

@@ -2,6 +2,7 @@
 import type { AdminContext } from './context.ts';
 import { ResourceHandler, type ResourceDef } from './resource.ts';
 import { services } from './resources/services.ts';
+import { pluginMetadata } from './resources/plugin-metadata.ts';
 import { streamRoutes } from './resources/stream-routes.ts';
 import { upstreams } from './resources/upstreams.ts';
 import { sslsResource, upstreamKeyHooks } from './resources/ssls.ts';
@@ -16,6 +17,7 @@ export function resourceDefs(keyring: Keyring): readonly ResourceDef[] {
     { ...upstreams, ...upstreamKeyHooks(keyring, false) },
     { ...services, ...upstreamKeyHooks(keyring, true) },
     sslsResource(keyring),
+    pluginMetadata,
   ];
 }
 

@@ -34,6 +34,8 @@ export interface ResourceDef {
 export interface HandlerResult {
   readonly status: number;
   readonly body: unknown;
+  /** Set for a text body (default: JSON). */
+  readonly contentType?: string;
 }
 
 export interface ResourceRequest {

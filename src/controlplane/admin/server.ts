@@ -27,10 +27,11 @@ export interface AdminServer {
   close(): Promise<void>;
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = body === undefined ? '' : JSON.stringify(body);
+function send(res: ServerResponse, status: number, body: unknown, contentType?: string): void {
+  // a route that names its content type sends its body as text (the metrics exposition); the rest is JSON
+  const text = body === undefined ? '' : contentType !== undefined && typeof body === 'string' ? body : JSON.stringify(body);
   res.writeHead(status, {
-    'Content-Type': 'application/json',
+    'Content-Type': contentType ?? 'application/json',
     'Content-Length': Buffer.byteLength(text),
     'X-API-VERSION': 'v3',
     'Server': 'sluice',
@@ -179,7 +180,7 @@ export async function startAdminServer(ctx: AdminContext, routes: AdminRoutes, i
     const areq: AdminRequest = { method: req.method ?? 'GET', url, readBody: parseBody };
     try {
       const out = await dispatch(ctx, routes, areq);
-      send(res, out.status, req.method === 'HEAD' ? undefined : out.body);
+      send(res, out.status, req.method === 'HEAD' ? undefined : out.body, out.contentType);
     } catch (err) {
       if (err instanceof AdminError) {
         send(res, err.status, err.body);

@@ -113,7 +113,15 @@ export const configSchema = {
       properties: {
         prometheus: {
           type: 'object', default: {},
-          properties: { export_addr: ipPort('127.0.0.1', 9091) },
+          additionalProperties: false,
+          properties: {
+            export_addr: ipPort('127.0.0.1', 9091),
+            export_uri: { type: 'string', minLength: 1, pattern: '^/', default: '/apisix/prometheus/metrics' },
+            metric_prefix: { type: 'string', pattern: '^[a-zA-Z_][a-zA-Z0-9_]*$', default: 'apisix_' },
+            enable_export_server: bool(true),
+            // seconds a scrape's answer is kept; 0 = every scrape is live (APISIX caches 15 s by default)
+            refresh_interval: { type: 'number', minimum: 0, default: 0 },
+          },
         },
       },
     },
