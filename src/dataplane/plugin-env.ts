@@ -12,6 +12,7 @@ export class WorkerPluginEnv implements PluginEnv {
   readonly counts: SharedCounts;
   readonly counters: PluginCounters = { connectionTotal: new Map(), refusals: new Map(), limitTableFull: 0 };
   #metadata: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {};
+  #trustedCa: string | undefined;
   readonly #resources = new Map<string, { close(): void }>();
   #used = new Set<string>();
 
@@ -23,6 +24,10 @@ export class WorkerPluginEnv implements PluginEnv {
 
   metadata(name: string): Readonly<Record<string, unknown>> | undefined {
     return this.#metadata[name];
+  }
+
+  trustedCa(): string | undefined {
+    return this.#trustedCa;
   }
 
   resource<T extends { close(): void }>(key: string, make: () => T): T {
@@ -40,8 +45,9 @@ export class WorkerPluginEnv implements PluginEnv {
     return this.#resources.values();
   }
 
-  beginCompile(metadata: Readonly<Record<string, Readonly<Record<string, unknown>>>>): void {
+  beginCompile(metadata: Readonly<Record<string, Readonly<Record<string, unknown>>>>, trustedCa: string | undefined): void {
     this.#metadata = metadata;
+    this.#trustedCa = trustedCa;
     this.#used = new Set();
   }
 

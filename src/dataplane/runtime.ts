@@ -37,7 +37,7 @@ export class CompiledSnapshot {
     this.version = data.version;
     const enabled = new Set(data.streamPlugins);
     const byName = new Map<string, AnyPlugin>(ALL_PLUGINS.filter((p) => enabled.has(p.name)).map((p) => [p.name, p]));
-    env.beginCompile(data.pluginMetadata);
+    env.beginCompile(data.pluginMetadata, data.tls.trustedCa);
     this.router = new Router(data.routes, (r) => (Object.keys(r.plugins).length === 0 ? undefined : compileChain(r, byName, env)));
     env.endCompile();
     this.certs = new CertTable(data, previous?.certs);

@@ -58,6 +58,8 @@ export interface PluginEnv {
   readonly counters: PluginCounters;
   /** plugin_metadata/<name> in force (validated), or undefined. */
   metadata(name: string): Readonly<Record<string, unknown>> | undefined;
+  /** PEM of apisix.ssl.ssl_trusted_certificate (undefined: Node's CA store), for plugins that verify a server. */
+  trustedCa(): string | undefined;
   /** A long-lived resource shared by every snapshot while its key stays the same (a syslog connection). */
   resource<T extends { close(): void }>(key: string, make: () => T): T;
 }
