@@ -33,6 +33,8 @@ export interface GatewayMetrics {
   readonly pluginRefusals: Readonly<Record<string, number>>;
   /** Records the syslog plugin dropped (queue full, server unreachable past its retries). */
   readonly syslogDropped: number;
+  /** Samples not recorded because their family had LABEL_CAP label sets already (dataplane/state/metrics.ts). */
+  readonly unlabelled: number;
 }
 
 export interface Sample {
@@ -130,6 +132,11 @@ export const METRIC_FAMILIES: readonly MetricFamily[] = [
     name: 'sluice_syslog_dropped_total', apisix: false, type: 'counter', labels: [],
     help: 'Log records the syslog plugin dropped (queue full, or the server unreachable past the retries)',
     samples: (m) => [{ labels: {}, value: m.syslogDropped }],
+  },
+  {
+    name: 'sluice_metrics_unlabelled_total', apisix: false, type: 'counter', labels: [],
+    help: 'Samples not recorded because their family reached its cap of label sets (10,000 per worker)',
+    samples: (m) => [{ labels: {}, value: m.unlabelled }],
   },
 ];
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { silentLogger } from './log.ts';
 import { familyName, METRIC_FAMILIES, type GatewayMetrics } from './metrics.ts';
@@ -18,6 +19,7 @@ function sample(over: Partial<GatewayMetrics> = {}): GatewayMetrics {
     tlsHandshakes: { ok: 9, failed: 2 },
     pluginRefusals: { 'ip-restriction': 6 },
     syslogDropped: 0,
+    unlabelled: 0,
     ...over,
   };
 }
@@ -98,4 +100,10 @@ test('the HTTP exporter: 200 with the content type at the uri, 404 elsewhere, 50
   const bad = await fetch(`${base}/apisix/prometheus/metrics`);
   assert.equal(bad.status, 500);
   assert.match(await bad.text(), /collecting the metrics failed/);
+});
+
+test('docs/plugins.md lists every family the exporter serves, and no other', () => {
+  const doc = readFileSync(new URL('../../docs/plugins.md', import.meta.url), 'utf8');
+  const listed = [...doc.matchAll(/^\| `((?:apisix|sluice)_[a-z_]+)`/gm)].map((m) => m[1]);
+  assert.deepEqual(listed.sort(), METRIC_FAMILIES.map((f) => familyName(f, 'apisix_')).sort());
 });

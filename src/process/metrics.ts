@@ -28,6 +28,7 @@ export async function gatherMetrics(pool: WorkerPool, builder: SnapshotBuilder, 
   let tlsFailed = 0;
   let udpActive = 0;
   let syslogDropped = 0;
+  let unlabelled = 0;
   for (const w of per) {
     add(conn, w.connectionTotal);
     add(refusals, w.refusals);
@@ -44,6 +45,7 @@ export async function gatherMetrics(pool: WorkerPool, builder: SnapshotBuilder, 
     tlsFailed += w.tls.failed;
     udpActive += w.udpActive;
     syslogDropped += w.syslogDropped;
+    unlabelled += w.unlabelled;
   }
   const bandwidth: GatewayMetrics['bandwidth'][number][] = [];
   for (const [l, v] of bytesIn) bandwidth.push({ listenAddr: l, type: 'ingress', side: 'downstream', value: v }, { listenAddr: l, type: 'egress', side: 'upstream', value: v });
@@ -69,5 +71,6 @@ export async function gatherMetrics(pool: WorkerPool, builder: SnapshotBuilder, 
     tlsHandshakes: { ok: tlsOk, failed: tlsFailed },
     pluginRefusals: Object.fromEntries(refusals),
     syslogDropped,
+    unlabelled,
   };
 }

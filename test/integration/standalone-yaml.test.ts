@@ -95,6 +95,47 @@ test('standalone: an invalid item is skipped with its line logged; the rest appl
   t.assert.ok(msgs.some((m) => want.test(m)), `line ${line} logged:\n${msgs.join('\n')}`);
 });
 
+test('standalone: a route with an unknown plugin or a bad plugin conf is skipped (never served without its plugin) and logged once', async (t: TestContext) => {
+  t.plan(6);
+  const [one, two] = [await upstream(t), await upstream(t)];
+  const routes = `  - id: p1
+    remote_addr: 127.0.0.2
+    plugins:
+      ip-restriction:
+        whitelist: "10.0.0.0/8"
+    upstream:
+      nodes:
+        "${two.node}": 1
+  - id: p2
+    remote_addr: 127.0.0.3
+    plugins:
+      no-such-plugin: {}
+    upstream:
+      nodes:
+        "${two.node}": 1
+  - id: p3
+    remote_addr: 127.0.0.4
+    plugins:
+      ip-restriction:
+        whitelist: ["127.0.0.4"]
+    upstream:
+      nodes:
+        "${two.node}": 1
+`;
+  const text = config(one.node).replace('upstreams:\n', `${routes}upstreams:\n`);
+  const g = await startStandalone(t, `${text}#END\n`);
+  t.assert.equal((await ask(g.port, { localAddress: '127.0.0.4' })).data, two.node, 'the valid plugin route is in force');
+  t.assert.equal((await ask(g.port, { localAddress: '127.0.0.2', timeoutMs: 1000 })).data, '', 'bad conf: the route is not served');
+  t.assert.equal((await ask(g.port, { localAddress: '127.0.0.3', timeoutMs: 1000 })).data, '', 'unknown plugin: the route is not served');
+  // a second snapshot (an edit elsewhere) does not log the same skipped items again
+  writeFileSync(g.file, `${text.replace(`"${one.node}": 1`, `"${one.node}": 2`)}#END\n`);
+  await waitFor(async () => (await g.admin('GET', '/apisix/admin/upstreams/u1')).text.includes(`"${one.node}":2`), 2000);
+  t.assert.equal((await ask(g.port, { localAddress: '127.0.0.1' })).data, one.node);
+  const msgs = g.lines.map((l) => String(l.msg));
+  t.assert.equal(msgs.filter((m) => /skipped/.test(m) && /\[ip-restriction\]: property "whitelist"/.test(m)).length, 1, msgs.join('\n'));
+  t.assert.equal(msgs.filter((m) => /no-such-plugin/.test(m)).length, 1, msgs.join('\n'));
+});
+
 test('standalone: the Admin API reads the file and refuses writes with a 400 that says why', async (t: TestContext) => {
   t.plan(7);
   const one = await upstream(t);
