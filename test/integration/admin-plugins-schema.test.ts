@@ -1,4 +1,5 @@
-// GET /apisix/admin/plugins/list?subsystem=stream (the enabled stream plugins, highest priority first) and
+// GET /apisix/admin/plugins/list?subsystem=stream (the enabled stream plugins, highest priority first),
+// GET /apisix/admin/plugins/{name} and ?all=true, and
 // POST /apisix/admin/schema/validate/{resource} (the schema only: 200 with no body, or 400 with the bare message).
 import { suite, test, type TestContext } from 'node:test';
 import { startTestGateway } from '../fixtures/gateway.ts';
@@ -28,6 +29,31 @@ test('plugins/list without subsystem is the http list, which Sluice (L4 only) le
   const g = await startTestGateway(t);
   t.assert.deepStrictEqual((await g.admin('GET', '/apisix/admin/plugins/list')).json, []);
   t.assert.deepStrictEqual((await g.admin('GET', '/apisix/admin/plugins/list?subsystem=http')).json, []);
+});
+
+test('plugins/{name}?subsystem=stream answers the plugin\'s schema; all=true its declaration; errors as APISIX', async (t: TestContext) => {
+  const g = await startTestGateway(t, { stream_plugins: ['syslog', 'ip-restriction'] });
+  const sys = await g.admin('GET', '/apisix/admin/plugins/syslog?subsystem=stream');
+  t.assert.strictEqual(sys.status, 200);
+  const schema = sys.json as { required: string[]; properties: Record<string, { default?: unknown }> };
+  t.assert.deepStrictEqual(schema.required, ['host', 'port']);
+  t.assert.strictEqual(schema.properties.batch_max_size?.default, 1000, 'the batch processor\'s keys are part of it, as APISIX\'s wrap_schema adds them');
+  const all = await g.admin('GET', '/apisix/admin/plugins?all=true&subsystem=stream');
+  const decl = all.json as Record<string, { priority: number; metadata_schema?: unknown }>;
+  t.assert.deepStrictEqual(Object.keys(decl).sort(), ['ip-restriction', 'syslog']);
+  t.assert.deepStrictEqual([decl.syslog?.priority, decl['ip-restriction']?.priority], [401, 3000]);
+  t.assert.ok(decl.syslog?.metadata_schema !== undefined && decl['ip-restriction']?.metadata_schema === undefined);
+  t.assert.deepStrictEqual((await g.admin('GET', '/apisix/admin/plugins?all=true')).json, {}, 'the http subsystem has none');
+  const cases: [string, number, string][] = [
+    ['/apisix/admin/plugins/syslog', 404, 'plugin not found in subsystem http'],
+    ['/apisix/admin/plugins/limit-conn?subsystem=stream', 404, 'plugin not found in subsystem stream'],
+    ['/apisix/admin/plugins/syslog?subsystem=dns', 400, 'unsupported subsystem: dns'],
+    ['/apisix/admin/plugins/syslog?subsystem=stream&schema_type=consumer', 400, 'not found schema'],
+  ];
+  for (const [path, status, msg] of cases) {
+    const r = await g.admin('GET', path);
+    t.assert.deepStrictEqual([r.status, r.json], [status, err(msg)], path);
+  }
 });
 
 test('a plugin enabled in stream_plugins can be used, one that is not cannot', async (t: TestContext) => {

@@ -23,6 +23,6 @@ export function resourceDefs(keyring: Keyring): readonly ResourceDef[] {
 
 export function startAdmin(ctx: AdminContext, opts: AdminServerOptions, extra: readonly ExtraRoute[] = []): Promise<AdminServer> {
   const resources = new Map(resourceDefs(ctx.keyring).map((d) => [d.name, new ResourceHandler(ctx, d)]));
-  const routes: AdminRoutes = { resources, pluginNames: () => ctx.plugins().names(), extra };
+  const routes: AdminRoutes = { resources, plugins: () => ctx.plugins(), extra };
   return startAdminServer(ctx, routes, opts);
 }

@@ -1,8 +1,10 @@
-// The Admin API path table: /apisix/admin/<resource>[/<id>[/<sub path>]], plugins/list, schema/validate,
+// The Admin API path table: /apisix/admin/<resource>[/<id>[/<sub path>]], plugins (plugins-info.ts), schema/validate,
 // and Sluice's own /sluice/v1/*. Order of checks as APISIX's run(): stream mode, resource, method, body, ttl.
 import type { AdminContext } from './context.ts';
 import { adminError } from './errors.ts';
+import { pluginsAnswer } from './plugins-info.ts';
 import { luaNumber, type HandlerResult, type Method, type ResourceHandler } from './resource.ts';
+import type { PluginRegistry } from '../../plugins/plugin.ts';
 
 export interface ParsedBody {
   readonly body: unknown;
@@ -24,8 +26,8 @@ export interface ExtraRoute {
 
 export interface AdminRoutes {
   readonly resources: ReadonlyMap<string, ResourceHandler>;
-  /** Stream plugins in priority order (for plugins/list). */
-  readonly pluginNames: () => readonly string[];
+  /** The enabled stream plugins (plugins/list, plugins/{name}). */
+  readonly plugins: () => PluginRegistry;
   readonly extra: readonly ExtraRoute[];
 }
 
@@ -46,12 +48,9 @@ export async function dispatch(ctx: AdminContext, routes: AdminRoutes, req: Admi
   if (segs[0] !== 'apisix' || segs[1] !== 'admin') throw adminError('NOT_FOUND');
   const res = segs[2];
 
-  if (res === 'plugins' && segs[3] === 'list' && segs.length === 4) {
+  if (res === 'plugins' && segs.length <= 4) {
     if (req.method !== 'GET') throw adminError('NOT_FOUND');
-    const subsystem = req.url.searchParams.get('subsystem') ?? 'http';
-    if (subsystem === 'http') return { status: 200, body: [] };
-    if (subsystem === 'stream') return { status: 200, body: routes.pluginNames() };
-    throw adminError('INVALID_SUBSYSTEM');
+    return pluginsAnswer(routes.plugins(), segs[3], req.url.searchParams);
   }
 
   if (res === 'schema' && segs[3] === 'validate' && segs.length === 5) {
