@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Adapter for ../shared/bench: runs Sluice in the foreground with one listener ($LISTEN_HOST:$LISTEN_PORT, $PROTO)
 # and one stream route to $TARGET_HOST:$TARGET_PORT, seeded into the embedded store before the gateway starts (so
-# the first connection already has its route). SLUICE_WORKERS (default 1) sets sluice.workers.
+# the first connection already has its route). SLUICE_WORKERS (default 1) sets sluice.workers. SLUICE_ROUTE_PLUGINS
+# (JSON) puts plugins on the route, with every stream plugin enabled and the Prometheus exporter on a free port:
+#   SLUICE_ROUTE_PLUGINS='{"ip-restriction":{"whitelist":["127.0.0.0/8"]},"prometheus":{}}'
 #   ../shared/bench/run-all.sh 'sluice=bench/sluice-proxy.sh'
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,5 +26,13 @@ sluice:
   workers: ${SLUICE_WORKERS:-1}
   data_dir: data
 YAML
+if [ -n "${SLUICE_ROUTE_PLUGINS:-}" ]; then
+  cat >>"$P/conf/config.yaml" <<YAML
+stream_plugins: [ip-restriction, limit-conn, mqtt-proxy, traffic-split, prometheus, syslog]
+plugin_attr:
+  prometheus:
+    export_addr: { ip: 127.0.0.1, port: 0 }
+YAML
+fi
 "$NODE" "$ROOT/bench/seed-route.ts" "$P/data" "$TARGET_HOST:$TARGET_PORT"
 exec "$NODE" "$ROOT/src/cli.ts" start -p "$P"

@@ -33,7 +33,8 @@ function mutate(r: () => number, b: Buffer): Buffer {
 
 export interface MqttFuzzResult { inputs: number; ok: number; bad: number; needMore: number; slowestMs: number; failures: string[] }
 
-export function fuzzMqtt(count: number, seed: number): MqttFuzzResult {
+/** boundMs: the slowest one input may take (looser inside `npm test`, where other suites load the machine). */
+export function fuzzMqtt(count: number, seed: number, boundMs = 50): MqttFuzzResult {
   const r = prng(seed);
   const res: MqttFuzzResult = { inputs: 0, ok: 0, bad: 0, needMore: 0, slowestMs: 0, failures: [] };
   for (let i = 0; i < count && res.failures.length < 10; i++) {
@@ -49,7 +50,7 @@ export function fuzzMqtt(count: number, seed: number): MqttFuzzResult {
     }
     const ms = performance.now() - t0;
     if (ms > res.slowestMs) res.slowestMs = ms;
-    if (ms > 50) res.failures.push(`seed ${seed} input ${i} took ${ms.toFixed(1)} ms: ${input.toString('hex')}`);
+    if (ms > boundMs) res.failures.push(`seed ${seed} input ${i} took ${ms.toFixed(1)} ms: ${input.toString('hex')}`);
     if (out.kind === 'ok') {
       res.ok++;
       const again = parseConnect(input.subarray(0, out.length));
