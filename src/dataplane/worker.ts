@@ -13,7 +13,7 @@ import { listenTcp } from './listen/tcp.ts';
 import { UdpListener, type UdpDeps } from './udp/proxy.ts';
 import { EMPTY_SNAPSHOT, Runtime } from './runtime.ts';
 import { AccessLog, recordVariable, type AccessRecord } from '../observe/access-log.ts';
-import type { EndReason } from './session/end.ts';
+import { STATUS, type EndReason } from './session/end.ts';
 import { tcpRecord } from './session/record.ts';
 import { runEnd, type PluginRun } from './phases/plugins.ts';
 import { WorkerPluginEnv } from './plugin-env.ts';
@@ -78,7 +78,8 @@ const udpDeps: UdpDeps = {
   onEnd: (rec, run, listener) => {
     stats.udpSessions++;
     stats.byReason[rec.endReason as EndReason]++;
-    ended(rec, run, listener);
+    metrics.ended(rec, listener);
+    logged(rec, run);
   },
   onDrop: (why) => { stats.udpDrops[why]++; },
 };
@@ -103,17 +104,19 @@ function onOutcome(node: UpstreamNode, outcome: ConnectOutcome): void {
 
 let accessLog = new AccessLog(init.accessLog);
 
-/** Every session's end, TCP and UDP: access log, metrics, then the plugins' cleanups and log hooks. */
-function ended(rec: AccessRecord, run: PluginRun | undefined, listener: string): void {
+/** A session's record, TCP and UDP: the access log, then the plugins' cleanups and log hooks. */
+function logged(rec: AccessRecord, run: PluginRun | undefined): void {
   accessLog.log(rec);
-  metrics.ended(rec, listener);
   if (run !== undefined) runEnd(run, { record: rec, variable: (name) => recordVariable(rec, name) }, pluginEnv);
 }
 
 function onEnd(s: Session, reason: EndReason): void {
   sessions.delete(s);
-  metrics.closed(s.listener.addr);
-  ended(tcpRecord(s, reason, now()), s.plugins, s.listener.addr);
+  const listener = s.listener.addr;
+  metrics.closed(listener);
+  metrics.count(listener, STATUS[reason], s.node?.addr, s.route?.id, reason, 'tcp', s.bytesToClient, s.bytesFromClient);
+  // the record only when something reads it (building it for nothing costs every connection)
+  if (accessLog.conf.enabled || s.plugins !== undefined) logged(tcpRecord(s, reason, now()), s.plugins);
   if (s.upstreamSocket !== undefined && s.node !== undefined) nodes.close(s.node.slot);
   stats.byReason[s.endReason ?? 'Internal']++;
   Atomics.sub(shared, SHARED.active, 1);

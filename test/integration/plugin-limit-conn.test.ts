@@ -23,17 +23,21 @@ function hold(t: TestContext, port: number, localAddress = '127.0.0.1'): Promise
 
 const lc = (conf: Record<string, unknown>): Record<string, unknown> => ({ 'limit-conn': { burst: 0, default_conn_delay: 0.1, key: 'remote_addr', ...conf } });
 
-test('limit-conn is gateway-wide: with 2 workers, conn 2 lets exactly 2 of 8 concurrent sessions through', async (t: TestContext) => {
+test('limit-conn is gateway-wide: with 2 workers, conn 2 lets exactly 2 of 8 or more concurrent sessions through', async (t: TestContext) => {
   t.plan(4);
   const up = await echoServer(t);
   const g = await startTestGateway(t, { sluice: { workers: 2 } }, { listeners: [{}] });
   await g.admin('PUT', '/apisix/admin/stream_routes/1', { plugins: lc({ conn: 2 }), upstream: { nodes: { [up.node]: 1 } } });
   const got: Awaited<ReturnType<typeof hold>>[] = [];
-  for (let i = 0; i < 8; i++) got.push(await hold(t, g.listenerPort()));
-  t.assert.deepStrictEqual(got.map((x) => x.state).filter((s) => s === 'open').length, 2);
-  const per = await g.gw.pool.stats();
+  // at least 8, and on until both workers took sessions (the kernel spreads connections by hash: 8 can land on one)
+  let per = await g.gw.pool.stats();
+  for (let i = 0; i < 40 && (got.length < 8 || !per.every((w) => w.sessions > 0)); i++) {
+    got.push(await hold(t, g.listenerPort()));
+    per = await g.gw.pool.stats();
+  }
   t.assert.ok(per.every((w) => w.sessions > 0), `both workers took sessions: ${per.map((w) => w.sessions).join(',')}`);
-  t.assert.equal(per.reduce((n, w) => n + (w.byReason.LimitReached ?? 0), 0), 6, 'six refusals, counted as LimitReached');
+  t.assert.deepStrictEqual(got.map((x) => x.state).filter((s) => s === 'open').length, 2, `2 of ${got.length} open`);
+  t.assert.equal(per.reduce((n, w) => n + (w.byReason.LimitReached ?? 0), 0), got.length - 2, 'the others refused, counted as LimitReached');
   // one open session ends: its place is free again
   got.find((x) => x.state === 'open')?.sock.destroy();
   let next = await hold(t, g.listenerPort());

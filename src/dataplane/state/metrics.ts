@@ -11,6 +11,40 @@ export const CONNECT_BOUNDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 
 
 const SEP = '\u0000';
 
+/**
+ * A counter family with three labels, as nested maps: the hot path looks up label values it already holds (listener,
+ * node address, route id) and builds no key string per session; the SEP-joined keys are made at scrape time only.
+ * At most LABEL_CAP label sets; past it a new set is not recorded and `cap.over` counts it.
+ */
+class Counter3 {
+  readonly #m = new Map<string, Map<string, Map<string | number, number>>>();
+  #size = 0;
+  readonly #cap: { over: number };
+
+  constructor(cap: { over: number }) {
+    this.#cap = cap;
+  }
+
+  add(a: string, b: string, c: string | number, by: number): void {
+    const mc = this.#m.get(a)?.get(b);
+    const v = mc?.get(c);
+    if (v !== undefined) { (mc as Map<string | number, number>).set(c, v + by); return; }
+    if (this.#size >= LABEL_CAP) { this.#cap.over++; return; }
+    this.#size++;
+    if (mc !== undefined) { mc.set(c, by); return; }
+    let mb = this.#m.get(a);
+    if (mb === undefined) this.#m.set(a, (mb = new Map<string, Map<string | number, number>>()));
+    mb.set(b, new Map<string | number, number>([[c, by]]));
+  }
+
+  /** `order` maps the stored (a, b, c) to the label order of the exported key. */
+  entries(order: (a: string, b: string, c: string) => string): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [a, mb] of this.#m) for (const [b, mc] of mb) for (const [c, v] of mc) out[order(a, b, String(c))] = v;
+    return out;
+  }
+}
+
 function bump(m: Map<string, number>, key: string, by: number, cap: { over: number }): void {
   const v = m.get(key);
   if (v !== undefined) m.set(key, v + by);
@@ -19,8 +53,11 @@ function bump(m: Map<string, number>, key: string, by: number, cap: { over: numb
 }
 
 export class WorkerMetrics {
-  readonly #status = new Map<string, number>();
-  readonly #sessions = new Map<string, number>();
+  readonly #cap = { over: 0 };
+  /** listener → node → status */
+  readonly #status = new Counter3(this.#cap);
+  /** route → reason → protocol */
+  readonly #sessions = new Counter3(this.#cap);
   readonly #bytesIn = new Map<string, number>();
   readonly #bytesOut = new Map<string, number>();
   readonly #active = new Map<string, number>();
@@ -29,7 +66,6 @@ export class WorkerMetrics {
   #connectCount = 0;
   tlsOk = 0;
   tlsFailed = 0;
-  readonly #cap = { over: 0 };
 
   opened(listener: string): void {
     this.#active.set(listener, (this.#active.get(listener) ?? 0) + 1);
@@ -40,10 +76,15 @@ export class WorkerMetrics {
   }
 
   ended(r: AccessRecord, listener: string): void {
-    bump(this.#status, `${r.status}${SEP}${listener}${SEP}${r.upstreamAddr ?? ''}`, 1, this.#cap);
-    bump(this.#sessions, `${r.endReason}${SEP}${r.routeId ?? ''}${SEP}${r.protocol === 'TCP' ? 'tcp' : 'udp'}`, 1, this.#cap);
-    if (r.bytesReceived > 0) bump(this.#bytesIn, listener, r.bytesReceived, this.#cap);
-    if (r.bytesSent > 0) bump(this.#bytesOut, listener, r.bytesSent, this.#cap);
+    this.count(listener, r.status, r.upstreamAddr, r.routeId, r.endReason, r.protocol === 'TCP' ? 'tcp' : 'udp', r.bytesSent, r.bytesReceived);
+  }
+
+  /** One ended session, from its fields (a TCP session without access log or plugins builds no record). */
+  count(listener: string, status: number, node: string | undefined, route: string | undefined, reason: string, protocol: 'tcp' | 'udp', toClient: number, fromClient: number): void {
+    this.#status.add(listener, node ?? '', status, 1);
+    this.#sessions.add(route ?? '', reason, protocol, 1);
+    if (fromClient > 0) bump(this.#bytesIn, listener, fromClient, this.#cap);
+    if (toClient > 0) bump(this.#bytesOut, listener, toClient, this.#cap);
   }
 
   connected(ms: number): void {
@@ -58,8 +99,8 @@ export class WorkerMetrics {
   snapshot(extra: Pick<WorkerMetricsSnapshot, 'connectionTotal' | 'refusals' | 'udpActive' | 'syslogDropped' | 'udpByListener'>): WorkerMetricsSnapshot {
     return {
       ...extra,
-      status: Object.fromEntries(this.#status),
-      sessions: Object.fromEntries(this.#sessions),
+      status: this.#status.entries((listener, node, code) => `${code}${SEP}${listener}${SEP}${node}`),
+      sessions: this.#sessions.entries((route, reason, protocol) => `${reason}${SEP}${route}${SEP}${protocol}`),
       bytesFromClients: Object.fromEntries(this.#bytesIn),
       bytesToClients: Object.fromEntries(this.#bytesOut),
       activeByListener: Object.fromEntries(this.#active),
