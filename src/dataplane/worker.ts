@@ -23,6 +23,8 @@ import { runSession } from './session/pipeline.ts';
 import { Session, type ListenerInfo } from './session/session.ts';
 import { SHARED, WorkerStats, workerActiveSlot, workerUdpSlot } from './state/stats.ts';
 import { NodeTable } from '../lib/node-table.ts';
+import { loadAddon } from './native/addon.ts';
+import { NativeRelay } from './native/relay-native.ts';
 import type { ConnectOutcome, UpstreamNode } from './balancers/balancer.ts';
 
 const port = parentPort;
@@ -85,6 +87,30 @@ const udpDeps: UdpDeps = {
 };
 let stopping = false;
 
+/** sluice.native_relay: the addon is loaded the first time it is wanted, once per worker. */
+let nativeWanted = init.nativeRelay === 'auto';
+let native: NativeRelay | undefined;
+let nativeWhy = '';
+function nativeRelay(): NativeRelay | undefined {
+  if (!nativeWanted) return undefined;
+  if (native === undefined && nativeWhy === '') {
+    const l = loadAddon();
+    if (l.ok) native = new NativeRelay(l.addon);
+    else {
+      nativeWhy = l.why;
+      log.warn({ why: l.why }, 'native relay unavailable; the TypeScript relay runs');
+    }
+  }
+  return native;
+}
+/** What GET /sluice/v1/status says (CONTRACT §7). */
+function nativeState(): string {
+  if (!nativeWanted) return 'off';
+  nativeRelay();
+  return native !== undefined ? 'on' : `unavailable: ${nativeWhy}`;
+}
+nativeRelay();
+
 const send = (m: ToPrimary): void => port.postMessage(m);
 
 /** Passive health: connect outcomes go to the primary in batches (bounded: past the cap, outcomes wait for the next batch's room and are dropped). */
@@ -129,6 +155,7 @@ function onEnd(s: Session, reason: EndReason): void {
 
 const pipelineDeps = {
   now, stats, log, onEnd, nodes, onOutcome, handshakeMs: init.tlsHandshakeTimeout * 1000, realIpFrom, plugins: pluginEnv, metrics,
+  nativeRelay,
 };
 
 function accept(info: ListenerInfo, sock: Socket): void {
@@ -279,6 +306,7 @@ port.on('message', (m: ToWorker) => {
       maxConnections = m.maxConnections;
       udpMaxSessions = m.udpMaxSessions;
       udpSessionTimeoutMs = m.udpSessionTimeout * 1000;
+      nativeWanted = m.nativeRelay === 'auto';
       break;
     case 'listeners':
       relisten(m.requestId, m.listeners).catch((err: unknown) => {
@@ -294,6 +322,7 @@ port.on('message', (m: ToWorker) => {
       setImmediate(() => { throw new Error('crash requested by a test'); });
       break;
     case 'kill':
+      native?.endAll();
       for (const s of sessions) {
         s.endReason = 'Shutdown';
         s.client.destroy();
@@ -317,7 +346,7 @@ port.on('message', (m: ToWorker) => {
       break;
     }
     case 'stats':
-      send({ type: 'stats', requestId: m.requestId, stats: { sessions: stats.sessions, active: sessions.size, rejectedMaxConn: stats.rejectedMaxConn, udpSessions: stats.udpSessions, udpDrops: { ...stats.udpDrops }, allUnhealthyPicks: allUnhealthyPicks(), byReason: { ...stats.byReason } } });
+      send({ type: 'stats', requestId: m.requestId, stats: { sessions: stats.sessions, active: sessions.size, rejectedMaxConn: stats.rejectedMaxConn, udpSessions: stats.udpSessions, udpDrops: { ...stats.udpDrops }, allUnhealthyPicks: allUnhealthyPicks(), byReason: { ...stats.byReason }, nativeRelay: nativeState(), nativeRelayed: stats.nativeRelayed } });
       break;
   }
 });

@@ -46,6 +46,8 @@ export interface SluiceConf {
   readonly max_connections: number;
   readonly udp_session_timeout: number;
   readonly udp_max_sessions: number;
+  /** auto: plain TCP sessions relay in native/ where it is built; off: always the TypeScript relay. */
+  readonly native_relay: 'auto' | 'off';
 }
 
 /** plugin_attr.prometheus (CONTRACT §5). */

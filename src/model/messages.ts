@@ -25,6 +25,8 @@ export interface WorkerInit {
   readonly accessLog: AccessLogConf;
   /** apisix.proxy_protocol (every TCP listener) and nginx_config.stream.real_ip_from. */
   readonly proxyProtocol: { readonly fromClients: boolean; readonly toUpstreams: boolean; readonly realIpFrom: readonly string[] };
+  /** sluice.native_relay (also in `settings`: a change applies to new sessions). */
+  readonly nativeRelay: 'auto' | 'off';
 }
 
 /** Connect outcome codes in `outcomes` messages. */
@@ -65,6 +67,9 @@ export interface WorkerStatsSnapshot {
   /** Picks made while every node of the upstream was unhealthy (APISIX's fallback: all nodes are used). */
   readonly allUnhealthyPicks: number;
   readonly byReason: Readonly<Record<string, number>>;
+  /** 'on' | 'off' | 'unavailable: <why>' (sluice.native_relay and whether the addon loaded). */
+  readonly nativeRelay: string;
+  readonly nativeRelayed: number;
 }
 
 /** A worker's metric counters (dataplane/state/metrics.ts); multi-label keys are joined with U+0000. */
@@ -97,7 +102,7 @@ export type ToWorker =
    * a large config cheap. */
   | { readonly type: 'snapshotDelta'; readonly delta: SnapshotDelta }
   | { readonly type: 'explain'; readonly requestId: number; readonly query: ExplainQuery }
-  | { readonly type: 'settings'; readonly maxConnections: number; readonly udpMaxSessions: number; readonly udpSessionTimeout: number; readonly accessLog: AccessLogConf }
+  | { readonly type: 'settings'; readonly maxConnections: number; readonly udpMaxSessions: number; readonly udpSessionTimeout: number; readonly accessLog: AccessLogConf; readonly nativeRelay: 'auto' | 'off' }
   | { readonly type: 'stats'; readonly requestId: number }
   | { readonly type: 'metrics'; readonly requestId: number }
   /** SIGHUP: the full set of listeners wanted now; removed ones stop accepting (their sessions go on). */

@@ -116,6 +116,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     count: workerCount(cfg.sluice.workers),
     listeners: loaded.streamEnabled ? loaded.listeners : [],
     maxConnections: cfg.sluice.max_connections,
+    nativeRelay: cfg.sluice.native_relay,
     tlsHandshakeTimeout: cfg.sluice.tls_handshake_timeout,
     accessLog: accessLogConf(loaded),
     proxyProtocol: {
@@ -216,7 +217,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         plugins = new PluginRegistry(ALL_PLUGINS, now.stream_plugins);
         builder.setPlugins(plugins);
       }
-      pool.setSettings({ maxConnections: now.sluice.max_connections, udpMaxSessions: now.sluice.udp_max_sessions, udpSessionTimeout: now.sluice.udp_session_timeout, accessLog: accessLogConf(next) });
+      pool.setSettings({ maxConnections: now.sluice.max_connections, udpMaxSessions: now.sluice.udp_max_sessions, udpSessionTimeout: now.sluice.udp_session_timeout, accessLog: accessLogConf(next), nativeRelay: now.sluice.native_relay });
       problems.push(...await pool.setListeners(next.streamEnabled ? next.listeners : []));
       builder.setTlsSettings(now.apisix.ssl.fallback_sni, readTrustedCa(next));
       const a = now.deployment.admin;

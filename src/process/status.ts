@@ -20,10 +20,12 @@ export function statusRoute(pool: WorkerPool, builder: SnapshotBuilder): ExtraRo
       let sessions = 0;
       let udpSessions = 0;
       let allUnhealthy = 0;
+      let nativeRelayed = 0;
       for (const w of per) {
         sessions += w.sessions;
         udpSessions += w.udpSessions;
         allUnhealthy += w.allUnhealthyPicks;
+        nativeRelayed += w.nativeRelayed;
         sum(byReason, w.byReason);
         sum(udpDrops, w.udpDrops);
       }
@@ -35,10 +37,12 @@ export function statusRoute(pool: WorkerPool, builder: SnapshotBuilder): ExtraRo
           workers: per.length,
           workers_restarted: pool.lostWorkers,
           sessions_lost_with_a_worker: Atomics.load(pool.sharedCounters, SHARED.lostSessions),
-          tcp: { sessions, active: Atomics.load(shared, SHARED.active), rejected_max_connections: Atomics.load(shared, SHARED.rejected) },
+          tcp: { sessions, active: Atomics.load(shared, SHARED.active), rejected_max_connections: Atomics.load(shared, SHARED.rejected), native_relayed: nativeRelayed },
           udp: { sessions: udpSessions, active: Atomics.load(shared, SHARED.udpSessions), dropped: udpDrops },
           ended_by_reason: byReason,
           picks_with_every_node_unhealthy: allUnhealthy,
+          // every worker's own answer; when they differ (one could not load the addon), the first that is not 'on'
+          native_relay: per.find((w) => w.nativeRelay !== 'on')?.nativeRelay ?? per[0]?.nativeRelay ?? 'off',
         },
       };
     },

@@ -23,6 +23,7 @@ export interface PoolSettings {
   readonly udpMaxSessions: number;
   readonly udpSessionTimeout: number;
   readonly accessLog: AccessLogConf;
+  readonly nativeRelay: 'auto' | 'off';
 }
 
 export interface PoolOptions {
@@ -34,6 +35,7 @@ export interface PoolOptions {
   readonly onOutcomes?: (pairs: readonly number[]) => void;
   readonly listeners: readonly ListenerSpec[];
   readonly maxConnections: number;
+  readonly nativeRelay: 'auto' | 'off';
   readonly tlsHandshakeTimeout: number;
   readonly udpMaxSessions: number;
   readonly udpSessionTimeout: number;
@@ -75,7 +77,7 @@ export class WorkerPool {
     this.#opts = opts;
     this.#listeners = opts.listeners;
     this.#counts = SharedCounts.create(DEFAULT_COUNT_SLOTS, opts.count);
-    this.#settings = { maxConnections: opts.maxConnections, udpMaxSessions: opts.udpMaxSessions, udpSessionTimeout: opts.udpSessionTimeout, accessLog: opts.accessLog };
+    this.#settings = { maxConnections: opts.maxConnections, udpMaxSessions: opts.udpMaxSessions, udpSessionTimeout: opts.udpSessionTimeout, accessLog: opts.accessLog, nativeRelay: opts.nativeRelay };
   }
 
   /** Actual port of each listener (port-0 listeners get the port the first worker was given). */
@@ -123,6 +125,7 @@ export class WorkerPool {
       logLevel: this.#opts.logLevel,
       accessLog: this.#settings.accessLog,
       proxyProtocol: this.#opts.proxyProtocol,
+      nativeRelay: this.#settings.nativeRelay,
     };
     const worker = new Worker(WORKER_URL, { workerData: init, name: `sluice-worker-${id}` });
     const slot: Slot = { id, worker, acked: -1, alive: true, sent: initial };

@@ -153,6 +153,7 @@ export const configSchema = {
         max_connections: { type: 'integer', minimum: 1, default: 100000 },
         udp_session_timeout: { type: 'number', exclusiveMinimum: 0, default: 600 },
         udp_max_sessions: { type: 'integer', minimum: 1, default: 65536 },
+        native_relay: { type: 'string', enum: ['auto', 'off'], default: 'auto' },
       },
     },
   },

@@ -11,6 +11,7 @@ import { TcpPrereadSession } from '../phases/plugin-session.ts';
 import type { PluginEnv } from '../../plugins/plugin.ts';
 import type { WorkerMetrics } from '../state/metrics.ts';
 import { relay } from '../phases/relay.ts';
+import type { NativeRelay } from '../native/relay-native.ts';
 import { EarlyBytes } from '../phases/early.ts';
 import { readProxyHeader } from '../phases/proxy-protocol.ts';
 import type { CidrSet } from '../../lib/cidr.ts';
@@ -30,6 +31,8 @@ export interface PipelineDeps extends ConnectDeps {
   readonly metrics: WorkerMetrics;
   readonly log: Logger;
   readonly onEnd: (s: Session, reason: EndReason) => void;
+  /** The native relay when it is loaded and sluice.native_relay is auto (else the TypeScript relay runs). */
+  readonly nativeRelay: () => NativeRelay | undefined;
 }
 
 /** Plain listeners peek at a ClientHello only when a tls_passthrough route could match this port. */
@@ -94,7 +97,10 @@ export async function runSession(s: Session, deps: PipelineDeps): Promise<void> 
     if (p.verdict === 'continue' && s.upstreamSocket !== undefined && s.upstream !== undefined) {
       s.action = 'proxying';
       const t = s.upstream.conf.timeout;
-      const pending = relay(s.client, s.upstreamSocket, Math.max(t.send, t.read) * 1000, p.prefix, p.ended);
+      const idleMs = Math.max(t.send, t.read) * 1000;
+      let pending = deps.nativeRelay()?.relay(s.client, s.upstreamSocket, idleMs, p.prefix, p.ended);
+      if (pending !== undefined) deps.stats.nativeRelayed++;
+      else pending = relay(s.client, s.upstreamSocket, idleMs, p.prefix, p.ended);
       p = undefined; // an idle session keeps nothing it no longer needs (the first bytes went upstream)
       const r = await pending;
       reason = r.reason;

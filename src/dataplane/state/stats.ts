@@ -19,6 +19,8 @@ export const workerUdpSlot = (id: number): number => SHARED.workerBase + 2 * id 
 export class WorkerStats {
   sessions = 0;
   rejectedMaxConn = 0;
+  /** TCP sessions the native relay took over. */
+  nativeRelayed = 0;
   udpSessions = 0;
   readonly udpDrops = { no_route: 0, no_node: 0, queue_full: 0, table_full: 0, send_queue_full: 0 };
   readonly byReason: Record<EndReason, number>;

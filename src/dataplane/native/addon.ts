@@ -1,0 +1,39 @@
+// Loads the native relay addon (native/, built by `npm ci`). Missing or broken → the reason, and the TypeScript relay
+// runs; GET /sluice/v1/status shows it.
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/** native/src/addon.c's exports. */
+export interface NativeAddon {
+  init(onEnd: (n: number) => void, records: Float64Array): void;
+  relay(id: number, clientFd: number, upstreamFd: number, idleMs: number, toUpstream: Buffer | undefined, clientEnded: boolean,
+    toClient: Buffer | undefined, baseFromClient: number, baseToClient: number): number;
+  end(id: number, reason: number): boolean;
+  endAll(reason: number): number;
+  stats(): { live: number; pipes: number; pipesIdle: number; spliced: number; copied: number };
+}
+
+export type Loaded = { readonly ok: true; readonly addon: NativeAddon } | { readonly ok: false; readonly why: string };
+
+const DIR = fileURLToPath(new URL('../../../native/', import.meta.url));
+export const ADDON_PATH = `${DIR}build/Release/sluice_native.node`;
+/** Written by native/build.sh when the build fails (npm ci goes on without the addon). */
+const FAILED_PATH = `${DIR}build/FAILED`;
+
+let loaded: Loaded | undefined;
+
+/** Once per thread (an addon instance per worker). */
+export function loadAddon(): Loaded {
+  if (loaded !== undefined) return loaded;
+  if (!existsSync(ADDON_PATH)) {
+    const why = existsSync(FAILED_PATH) ? readFileSync(FAILED_PATH, 'utf8').trim().split('\n')[0] ?? 'the build failed' : 'not built (npm ci builds it)';
+    return (loaded = { ok: false, why });
+  }
+  try {
+    const addon = createRequire(import.meta.url)(ADDON_PATH) as NativeAddon;
+    return (loaded = { ok: true, addon });
+  } catch (err) {
+    return (loaded = { ok: false, why: `cannot load ${ADDON_PATH}: ${(err as Error).message}` });
+  }
+}
