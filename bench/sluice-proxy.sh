@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Adapter for ../shared/bench: runs Sluice in the foreground with one listener ($LISTEN_HOST:$LISTEN_PORT, $PROTO)
 # and one stream route to $TARGET_HOST:$TARGET_PORT, seeded into the embedded store before the gateway starts (so
-# the first connection already has its route). SLUICE_WORKERS (default 1) sets sluice.workers. SLUICE_ROUTE_PLUGINS
+# the first connection already has its route). SLUICE_WORKERS (default 1) sets sluice.workers; SLUICE_NATIVE_RELAY
+# (auto | off, default auto) sets sluice.native_relay. SLUICE_ROUTE_PLUGINS
 # (JSON) puts plugins on the route, with every stream plugin enabled and the Prometheus exporter on a free port:
 #   SLUICE_ROUTE_PLUGINS='{"ip-restriction":{"whitelist":["127.0.0.0/8"]},"prometheus":{}}'
 #   ../shared/bench/run-all.sh 'sluice=bench/sluice-proxy.sh'
@@ -24,6 +25,7 @@ deployment:
     enable_admin: false
 sluice:
   workers: ${SLUICE_WORKERS:-1}
+  native_relay: ${SLUICE_NATIVE_RELAY:-auto}
   data_dir: data
 YAML
 if [ -n "${SLUICE_ROUTE_PLUGINS:-}" ]; then
