@@ -143,7 +143,7 @@ function onEnd(s: Session, reason: EndReason): void {
   metrics.count(listener, STATUS[reason], s.node?.addr, s.route?.id, reason, 'tcp', s.bytesToClient, s.bytesFromClient);
   // the record only when something reads it (building it for nothing costs every connection)
   if (accessLog.conf.enabled || s.plugins !== undefined) logged(tcpRecord(s, reason, now()), s.plugins);
-  if (s.upstreamSocket !== undefined && s.node !== undefined) nodes.close(s.node.slot);
+  if ((s.upstreamSocket !== undefined || s.relayedNatively) && s.node !== undefined) nodes.close(s.node.slot);
   stats.byReason[s.endReason ?? 'Internal']++;
   Atomics.sub(shared, SHARED.active, 1);
   Atomics.sub(shared, myActive, 1);

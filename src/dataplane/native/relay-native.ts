@@ -3,7 +3,7 @@
 // TypeScript relay (phases/relay.ts): two sockets in, an end reason and byte counts out.
 // A session the addon cannot take (TLS on either side, bytes Node still holds to write, an upstream that already
 // ended) gets `undefined` and takes the TypeScript relay.
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import type { EndReason } from '../session/end.ts';
 import type { RelayResult } from '../phases/relay.ts';
 import type { NativeAddon } from './addon.ts';
@@ -14,6 +14,9 @@ export const NATIVE_SHUTDOWN = 5;
 const FIELDS = 4;
 /** End records handed over per callback (more wait for the next callback of the same turn). */
 const BATCH = 1024;
+
+/** Stands in for the client socket of a session the addon holds (never connected; destroy() is harmless). */
+export const DETACHED: Socket = new Socket();
 
 /** The parts of a net.Socket's libuv handle used here (Node internals, stable in practice; native-notes.md). */
 interface RawHandle { readonly fd?: number; readonly writeQueueSize?: number; reading?: boolean; readStop?(): number }

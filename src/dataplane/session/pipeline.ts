@@ -11,7 +11,7 @@ import { TcpPrereadSession } from '../phases/plugin-session.ts';
 import type { PluginEnv } from '../../plugins/plugin.ts';
 import type { WorkerMetrics } from '../state/metrics.ts';
 import { relay } from '../phases/relay.ts';
-import type { NativeRelay } from '../native/relay-native.ts';
+import { DETACHED, type NativeRelay } from '../native/relay-native.ts';
 import { EarlyBytes } from '../phases/early.ts';
 import { readProxyHeader } from '../phases/proxy-protocol.ts';
 import type { CidrSet } from '../../lib/cidr.ts';
@@ -99,8 +99,13 @@ export async function runSession(s: Session, deps: PipelineDeps): Promise<void> 
       const t = s.upstream.conf.timeout;
       const idleMs = Math.max(t.send, t.read) * 1000;
       let pending = deps.nativeRelay()?.relay(s.client, s.upstreamSocket, idleMs, p.prefix, p.ended);
-      if (pending !== undefined) deps.stats.nativeRelayed++;
-      else pending = relay(s.client, s.upstreamSocket, idleMs, p.prefix, p.ended);
+      if (pending !== undefined) {
+        deps.stats.nativeRelayed++;
+        // an idle native session keeps no Node socket (their fds are the addon's now): memory per session
+        s.relayedNatively = true;
+        s.client = DETACHED;
+        s.upstreamSocket = undefined;
+      } else pending = relay(s.client, s.upstreamSocket, idleMs, p.prefix, p.ended);
       p = undefined; // an idle session keeps nothing it no longer needs (the first bytes went upstream)
       const r = await pending;
       reason = r.reason;

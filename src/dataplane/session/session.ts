@@ -42,6 +42,8 @@ export class Session {
   upstream: CompiledUpstream | undefined;
   node: UpstreamNode | undefined;
   upstreamSocket: Socket | undefined;
+  /** The native relay holds the two connections (client and upstreamSocket were let go: see relay-native.ts). */
+  relayedNatively: boolean;
   /** The route's plugin chain in force on this session (undefined: the route has no plugins). */
   plugins: PluginRun | undefined;
   /** What the session is doing now; error logs end with "while <action>". */
@@ -69,6 +71,7 @@ export class Session {
     this.upstream = undefined;
     this.node = undefined;
     this.upstreamSocket = undefined;
+    this.relayedNatively = false;
     this.plugins = undefined;
     this.action = 'accepting';
     this.endReason = undefined;
