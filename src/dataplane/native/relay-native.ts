@@ -50,10 +50,6 @@ export class NativeRelay {
     addon.init((n) => this.#ended(n), this.#records);
   }
 
-  get live(): number { return this.#pending.size; }
-
-  stats(): ReturnType<NativeAddon['stats']> { return this.#addon.stats(); }
-
   #ended(n: number): void {
     const rec = this.#records;
     for (let i = 0; i < n; i++) {
