@@ -4,8 +4,7 @@
 //                          RECORD_FIELDS doubles each: id, reason, bytes from client, bytes to client)
 //   relay(id, clientFd, upstreamFd, idleMs, toUpstream, clientEnded, toClient, baseFromClient, baseToClient) → 0 | -errno
 //                          (toUpstream / toClient: bytes JavaScript read and not yet passed on, or undefined)
-//   end(id, reason) → whether it was live;  endAll(reason) → how many
-//   stats() → { live, pipes, pipesIdle, spliced, copied }
+//   endAll(reason) → how many relays it ended
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,21 +120,6 @@ static napi_value js_relay(napi_env env, napi_callback_info info) {
   return out;
 }
 
-static napi_value js_end(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  relay_env_t *e = get_env(env);
-  double id, reason;
-  if (e == NULL || argc < 2 || !arg_double(env, argv[0], &id) || !arg_double(env, argv[1], &reason)) {
-    napi_throw_type_error(env, NULL, "end(id, reason) after init");
-    return NULL;
-  }
-  napi_value out;
-  CHECK(napi_get_boolean(env, relay_end(e, id, (int)reason) != 0, &out));
-  return out;
-}
-
 static napi_value js_end_all(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -151,32 +135,11 @@ static napi_value js_end_all(napi_env env, napi_callback_info info) {
   return out;
 }
 
-static void set_num(napi_env env, napi_value obj, const char *key, double v) {
-  napi_value n;
-  if (napi_create_double(env, v, &n) == napi_ok) napi_set_named_property(env, obj, key, n);
-}
-
-static napi_value js_stats(napi_env env, napi_callback_info info) {
-  (void)info;
-  relay_env_t *e = get_env(env);
-  napi_value obj;
-  CHECK(napi_create_object(env, &obj));
-  if (e == NULL) return obj;
-  set_num(env, obj, "live", (double)e->live);
-  set_num(env, obj, "pipes", (double)e->pipes.live);
-  set_num(env, obj, "pipesIdle", (double)e->pipes.count);
-  set_num(env, obj, "spliced", (double)e->spliced);
-  set_num(env, obj, "copied", (double)e->copied);
-  return obj;
-}
-
 static napi_value module_init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "init", NULL, js_init, NULL, NULL, NULL, napi_enumerable, NULL },
     { "relay", NULL, js_relay, NULL, NULL, NULL, napi_enumerable, NULL },
-    { "end", NULL, js_end, NULL, NULL, NULL, napi_enumerable, NULL },
     { "endAll", NULL, js_end_all, NULL, NULL, NULL, napi_enumerable, NULL },
-    { "stats", NULL, js_stats, NULL, NULL, NULL, napi_enumerable, NULL },
   };
   CHECK(napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props));
   return exports;

@@ -130,7 +130,6 @@ static int dir_flush(relay_t *r, int i) {
     }
     d->off += (uint32_t)w;
     d->written += (uint64_t)w;
-    r->e->copied += (uint64_t)w;
   }
   if (d->buf != NULL) {
     free(d->buf);
@@ -146,10 +145,22 @@ static int dir_flush(relay_t *r, int i) {
     }
     d->in_pipe -= (uint32_t)w;
     d->written += (uint64_t)w;
-    r->e->spliced += (uint64_t)w;
   }
   if (!d->bulk && d->pipe[0] >= 0) pipe_put(&r->e->pipes, d->pipe, 1);
   return 0;
+}
+
+enum { READ_RETRY, READ_STOP, READ_FAILED };
+
+// A read (recv or splice) that moved nothing: the FIN (marked), would block, interrupted, or the source failed.
+static int read_end(dir_t *d, ssize_t n) {
+  if (n == 0) {
+    d->eof = 1;
+    return READ_STOP;
+  }
+  if (errno == EINTR) return READ_RETRY;
+  if (errno == EAGAIN || errno == EWOULDBLOCK) return READ_STOP;
+  return READ_FAILED;
 }
 
 // Reads direction i's source while nothing waits. 0: fine; -1: the source failed; -2: the destination failed.
@@ -160,12 +171,12 @@ static int dir_read(relay_t *r, int i) {
   for (int turn = 0; turn < 4 && !d->eof && pending(d) == 0; turn++) {
     if (d->bulk && d->pipe[0] < 0 && pipe_get(&e->pipes, d->pipe) != 0) d->bulk = 0; // no pipe free: copy
     if (d->pipe[0] >= 0) {
+      // the pipe is empty when we read, so EAGAIN means the socket is
       ssize_t n = splice(src, NULL, d->pipe[1], NULL, CHUNK, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-      if (n == 0) { d->eof = 1; break; }
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        // the pipe is empty when we read, so EAGAIN means the socket is
-        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      if (n <= 0) {
+        int rc = read_end(d, n);
+        if (rc == READ_RETRY) continue;
+        if (rc == READ_STOP) break;
         return -1;
       }
       d->read += (uint64_t)n;
@@ -175,10 +186,10 @@ static int dir_read(relay_t *r, int i) {
       if (n < CHUNK) break;
     } else {
       ssize_t n = recv(src, e->scratch, CHUNK, MSG_DONTWAIT);
-      if (n == 0) { d->eof = 1; break; }
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      if (n <= 0) {
+        int rc = read_end(d, n);
+        if (rc == READ_RETRY) continue;
+        if (rc == READ_STOP) break;
         return -1;
       }
       d->read += (uint64_t)n;
@@ -188,7 +199,6 @@ static int dir_read(relay_t *r, int i) {
         w = 0;
       }
       d->written += (uint64_t)w;
-      e->copied += (uint64_t)w;
       if (w < n) {
         d->buf = malloc((size_t)(n - w));
         if (d->buf == NULL) { finish(r, END_INTERNAL); return 0; }
@@ -378,16 +388,6 @@ int relay_start(relay_env_t *e, double id, int client_fd, int upstream_fd, uint6
   if (r->d[0].len > 0 && dir_flush(r, 0) != 0) finish(r, END_UPSTREAM_RESET);
   else if (r->d[1].len > 0 && dir_flush(r, 1) != 0) finish(r, END_CLIENT_CLOSED);
   else settle(r);
-  return 0;
-}
-
-int relay_end(relay_env_t *e, double id, int reason) {
-  for (relay_t *r = e->head; r != NULL; r = r->next) {
-    if (r->id == id) {
-      finish(r, reason);
-      return 1;
-    }
-  }
   return 0;
 }
 

@@ -53,7 +53,6 @@ typedef struct relay_env_s {
   size_t live;
   char *scratch;            // one CHUNK shared by every copy read of this worker
   pipe_pool_t pipes;
-  uint64_t spliced, copied; // bytes moved each way, for status and tests
   // teardown
   napi_async_cleanup_hook_handle cleanup;
   int closing;              // the environment is going away: no more callbacks into JS
@@ -65,7 +64,6 @@ typedef struct relay_env_s {
 int relay_start(relay_env_t *e, double id, int client_fd, int upstream_fd, uint64_t idle_ms,
                 const char *to_upstream, size_t to_upstream_len, int client_ended,
                 const char *to_client, size_t to_client_len, double base_from_client, double base_to_client);
-int relay_end(relay_env_t *e, double id, int reason);
 size_t relay_end_all(relay_env_t *e, int reason);
 void relay_flush_records(uv_check_t *h);
 void env_handle_closed(relay_env_t *e);

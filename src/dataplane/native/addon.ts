@@ -9,9 +9,7 @@ export interface NativeAddon {
   init(onEnd: (n: number) => void, records: Float64Array): void;
   relay(id: number, clientFd: number, upstreamFd: number, idleMs: number, toUpstream: Buffer | undefined, clientEnded: boolean,
     toClient: Buffer | undefined, baseFromClient: number, baseToClient: number): number;
-  end(id: number, reason: number): boolean;
   endAll(reason: number): number;
-  stats(): { live: number; pipes: number; pipesIdle: number; spliced: number; copied: number };
 }
 
 export type Loaded = { readonly ok: true; readonly addon: NativeAddon } | { readonly ok: false; readonly why: string };
