@@ -100,8 +100,13 @@ test('native relay: a reset on either side mid-transfer ends the session (Upstre
   const gotThere = await waitFor(() => upSockets.length === 2, 3000);
   t.assert.ok(gotThere.ok, 'the second session reached the upstream');
   const up = upSockets[1];
-  // the gateway's FIN (or reset) reaches the upstream as 'end' or 'close' (it is a half-open server)
-  const upClosed = up === undefined ? Promise.resolve() : Promise.race([once(up, 'end'), once(up, 'close')]);
+  // the gateway's FIN (or reset) reaches the upstream as 'end' or 'close' (it is a half-open server); not
+  // events.once, which rejects when the upstream's own echo write then fails with EPIPE
+  const upClosed = new Promise<void>((resolve) => {
+    if (up === undefined) { resolve(); return; }
+    up.on('end', resolve);
+    up.on('close', resolve);
+  });
   c.resetAndDestroy();
   const closed = await Promise.race([upClosed.then(() => true), delay(5000).then(() => false)]);
   t.assert.ok(closed, 'the upstream side was closed when the client reset');
