@@ -1,13 +1,26 @@
-// The Node-API face of the relay: one instance per worker (napi_set_instance_data), torn down with the worker
-// (an async cleanup hook closes every relay's handles and fds before the loop goes away).
-//   init(onEnd, records)   onEnd(n) is called once per loop turn with n end records in `records` (Float64Array,
-//                          RECORD_FIELDS doubles each: id, reason, bytes from client, bytes to client)
+// The Node-API face of the native data path: one instance per worker (napi_set_instance_data), torn down with the
+// worker (an async cleanup hook closes every listener's and relay's handles and fds before the loop goes away).
+//   init(onEnd, records, onAccept, onDial)
+//                          onEnd(n) is called once per loop turn with n records in `records` (Float64Array,
+//                          RECORD_FIELDS doubles each: id, code, a, b). Code 0: the dial of session id connected,
+//                          a = connect time in ms; else the session ended: code = END_*, a = bytes from the client,
+//                          b = bytes to the client.
+//                          onAccept(listenerId, fd, remoteAddr, remotePort, localAddr, localPort): a connection
+//                          accepted on a listener of listen(); the fd is the callee's (dial it, close it, or wrap it).
+//                          onDial(id, code): the dial of session id failed (END_CONNECT_FAILED / _TIMEOUT); redial()
+//                          from inside it tries another node, else the session ends with that code.
 //   relay(id, clientFd, upstreamFd, idleMs, toUpstream, clientEnded, toClient, baseFromClient, baseToClient) → 0 | -errno
 //                          (toUpstream / toClient: bytes JavaScript read and not yet passed on, or undefined)
-//   endAll(reason) → how many relays it ended
+//   listen(listenerId, fd) → 0 | -errno     accept on a dup of this listening socket from now on
+//   unlisten(listenerId) → 0 | -ENOENT
+//   dial(id, clientFd, ip, port, connectTimeoutMs, idleMs, toUpstream) → 0 | -errno (then the fd is the relay's)
+//   redial(id, ip, port, connectTimeoutMs) → 0 | -errno    only from inside onDial(id)
+//   closeFd(fd) → 0 | -errno
+//   endAll(reason) → how many relays (dialing or relaying) it ended
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "sluice.h"
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "sluice native: " #call " failed"); return NULL; } } while (0)
@@ -20,6 +33,7 @@ static void on_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
   relay_env_t *e = arg;
   (void)handle;
   e->closing = 1;
+  listen_close_all(e);
   relay_end_all(e, END_SHUTDOWN);
   pipe_pool_close(&e->pipes);
   free(e->scratch);
@@ -46,8 +60,8 @@ static relay_env_t *get_env(napi_env env) {
 }
 
 static napi_value js_init(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2], recv;
+  size_t argc = 4;
+  napi_value argv[4], recv;
   CHECK(napi_get_cb_info(env, info, &argc, argv, &recv, NULL));
   if (get_env(env) != NULL) {
     napi_throw_error(env, NULL, "sluice native: init called twice in one worker");
@@ -58,9 +72,9 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
   void *data;
   napi_value ab;
   size_t offset;
-  if (argc < 2 || napi_get_typedarray_info(env, argv[1], &type, &length, &data, &ab, &offset) != napi_ok || type != napi_float64_array
+  if (argc < 4 || napi_get_typedarray_info(env, argv[1], &type, &length, &data, &ab, &offset) != napi_ok || type != napi_float64_array
       || length < RECORD_FIELDS) {
-    napi_throw_type_error(env, NULL, "init(onEnd, records: Float64Array)");
+    napi_throw_type_error(env, NULL, "init(onEnd, records: Float64Array, onAccept, onDial)");
     return NULL;
   }
   relay_env_t *e = calloc(1, sizeof(relay_env_t));
@@ -73,6 +87,8 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
   CHECK(napi_get_uv_event_loop(env, &e->loop));
   CHECK(napi_create_reference(env, argv[0], 1, &e->on_end));
   CHECK(napi_create_reference(env, argv[1], 1, &e->records_ref));
+  CHECK(napi_create_reference(env, argv[2], 1, &e->on_accept));
+  CHECK(napi_create_reference(env, argv[3], 1, &e->on_dial));
   napi_value obj, name;
   CHECK(napi_create_object(env, &obj));
   CHECK(napi_create_reference(env, obj, 1, &e->receiver));
@@ -120,6 +136,90 @@ static napi_value js_relay(napi_env env, napi_callback_info info) {
   return out;
 }
 
+static napi_value int_result(napi_env env, int rc) {
+  napi_value out;
+  CHECK(napi_create_int32(env, rc, &out));
+  return out;
+}
+
+// An IP literal, at most INET6_ADDRSTRLEN long.
+static int arg_ip(napi_env env, napi_value v, char *out, size_t cap) {
+  size_t n = 0;
+  return napi_get_value_string_latin1(env, v, out, cap, &n) == napi_ok && n > 0 && n < cap - 1;
+}
+
+static napi_value js_listen(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  relay_env_t *e = get_env(env);
+  double id, fd;
+  if (e == NULL || argc < 2 || !arg_double(env, argv[0], &id) || !arg_double(env, argv[1], &fd)) {
+    napi_throw_type_error(env, NULL, "listen(listenerId, fd) after init");
+    return NULL;
+  }
+  return int_result(env, listen_start(e, id, (int)fd));
+}
+
+static napi_value js_unlisten(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  relay_env_t *e = get_env(env);
+  double id;
+  if (e == NULL || argc < 1 || !arg_double(env, argv[0], &id)) {
+    napi_throw_type_error(env, NULL, "unlisten(listenerId) after init");
+    return NULL;
+  }
+  return int_result(env, listen_stop(e, id));
+}
+
+static napi_value js_dial(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  relay_env_t *e = get_env(env);
+  double id, fd, port, timeout, idle;
+  char ip[64];
+  const char *up = NULL;
+  size_t up_len = 0;
+  if (e == NULL || argc < 7 || !arg_double(env, argv[0], &id) || !arg_double(env, argv[1], &fd) || !arg_ip(env, argv[2], ip, sizeof ip)
+      || !arg_double(env, argv[3], &port) || !arg_double(env, argv[4], &timeout) || !arg_double(env, argv[5], &idle)
+      || !arg_buffer(env, argv[6], &up, &up_len)) {
+    napi_throw_type_error(env, NULL, "dial(id, clientFd, ip, port, connectTimeoutMs, idleMs, toUpstream) after init");
+    return NULL;
+  }
+  return int_result(env, dial_start(e, id, (int)fd, ip, (int)port, timeout < 1 ? 1 : (uint64_t)timeout, idle < 1 ? 1 : (uint64_t)idle, up, up_len));
+}
+
+static napi_value js_redial(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  relay_env_t *e = get_env(env);
+  double id, port, timeout;
+  char ip[64];
+  if (e == NULL || argc < 4 || !arg_double(env, argv[0], &id) || !arg_ip(env, argv[1], ip, sizeof ip) || !arg_double(env, argv[2], &port)
+      || !arg_double(env, argv[3], &timeout)) {
+    napi_throw_type_error(env, NULL, "redial(id, ip, port, connectTimeoutMs) after init");
+    return NULL;
+  }
+  return int_result(env, dial_again(e, id, ip, (int)port, timeout < 1 ? 1 : (uint64_t)timeout));
+}
+
+// A fd JavaScript holds and will not hand over (a refused or unroutable connection).
+static napi_value js_close_fd(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  double fd;
+  if (argc < 1 || !arg_double(env, argv[0], &fd) || fd < 0) {
+    napi_throw_type_error(env, NULL, "closeFd(fd)");
+    return NULL;
+  }
+  return int_result(env, close((int)fd) == 0 ? 0 : -errno);
+}
+
 static napi_value js_end_all(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -140,6 +240,11 @@ static napi_value module_init(napi_env env, napi_value exports) {
     { "init", NULL, js_init, NULL, NULL, NULL, napi_enumerable, NULL },
     { "relay", NULL, js_relay, NULL, NULL, NULL, napi_enumerable, NULL },
     { "endAll", NULL, js_end_all, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "listen", NULL, js_listen, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "unlisten", NULL, js_unlisten, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "dial", NULL, js_dial, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "redial", NULL, js_redial, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "closeFd", NULL, js_close_fd, NULL, NULL, NULL, napi_enumerable, NULL },
   };
   CHECK(napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props));
   return exports;

@@ -18,38 +18,12 @@
 #include <unistd.h>
 #include "sluice.h"
 
-typedef struct dir_s {       // one direction: fd[i] → fd[1 - i]
-  char *buf;                 // bytes read but not yet written (copy mode), malloc'd to their size
-  uint32_t off, len;
-  int pipe[2];               // splice mode when pipe[0] >= 0
-  uint32_t in_pipe;
-  uint8_t eof;               // the source sent its FIN
-  uint8_t shut;              // the FIN was passed on
-  uint8_t bulk;              // the last read filled CHUNK: splice next
-  uint64_t read, written;
-} dir_t;
-
-typedef struct relay_s {
-  relay_env_t *e;
-  struct relay_s *prev, *next;
-  double id;
-  int fd[2];                 // 0 client, 1 upstream (our dups; Node closed its own)
-  uv_poll_t poll[2];
-  uv_timer_t timer;
-  int mask[2];
-  uint64_t idle_ms, last_active;
-  dir_t d[2];                // d[0] client → upstream, d[1] upstream → client
-  double base_from, base_to; // bytes JavaScript moved before the hand-over
-  int reason;
-  int closes;                // uv handles still closing
-} relay_t;
-
 static inline uint32_t pending(const dir_t *d) { return (d->len - d->off) + d->in_pipe; }
 
-static void finish(relay_t *r, int reason);
 static void on_poll(uv_poll_t *h, int status, int events);
+static void on_closed(uv_handle_t *h);
 
-static void push_record(relay_env_t *e, relay_t *r) {
+void relay_push_record(relay_env_t *e, double id, int code, double a, double b) {
   if (e->closing) return;
   if (e->queue_len + RECORD_FIELDS > e->queue_cap) {
     size_t cap = e->queue_cap == 0 ? 1024 : e->queue_cap * 2;
@@ -59,14 +33,27 @@ static void push_record(relay_env_t *e, relay_t *r) {
     e->queue_cap = cap;
   }
   double *q = e->queue + e->queue_len;
-  q[0] = r->id;
-  q[1] = r->reason;
-  q[2] = r->base_from + (double)r->d[0].read;
-  q[3] = r->base_to + (double)r->d[1].written;
+  q[0] = id;
+  q[1] = code;
+  q[2] = a;
+  q[3] = b;
   e->queue_len += RECORD_FIELDS;
   if (!e->flush_active) {
     e->flush_active = 1;
     uv_check_start(&e->flush, relay_flush_records);
+  }
+}
+
+// A synchronous call into JavaScript from a libuv callback (a listener's accept, a dial's failure). A throw there
+// is a bug in TypeScript: it becomes the worker's uncaught exception.
+void env_call(relay_env_t *e, napi_ref fn, size_t argc, napi_value *argv) {
+  napi_value cb, recv;
+  napi_get_reference_value(e->env, fn, &cb);
+  napi_get_reference_value(e->env, e->receiver, &recv);
+  if (napi_make_callback(e->env, e->async_ctx, recv, cb, argc, argv, NULL) == napi_pending_exception) {
+    napi_value err;
+    napi_get_and_clear_last_exception(e->env, &err);
+    napi_fatal_exception(e->env, err);
   }
 }
 
@@ -110,7 +97,7 @@ void relay_flush_records(uv_check_t *h) {
   }
 }
 
-static int set_mask(relay_t *r, int k, int want) {
+int relay_set_mask(relay_t *r, int k, int want) {
   if (want == r->mask[k]) return 0;
   r->mask[k] = want;
   if (want == 0) return uv_poll_stop(&r->poll[k]);
@@ -201,7 +188,7 @@ static int dir_read(relay_t *r, int i) {
       d->written += (uint64_t)w;
       if (w < n) {
         d->buf = malloc((size_t)(n - w));
-        if (d->buf == NULL) { finish(r, END_INTERNAL); return 0; }
+        if (d->buf == NULL) { relay_finish(r, END_INTERNAL); return 0; }
         memcpy(d->buf, e->scratch + w, (size_t)(n - w));
         d->off = 0;
         d->len = (uint32_t)(n - w);
@@ -221,21 +208,21 @@ static void settle(relay_t *r) {
     if (d->eof && !d->shut && pending(d) == 0) {
       d->shut = 1;
       if (shutdown(r->fd[1 - i], SHUT_WR) != 0 && errno != ENOTCONN) {
-        finish(r, i == 0 ? END_UPSTREAM_RESET : END_CLIENT_CLOSED);
+        relay_finish(r, i == 0 ? END_UPSTREAM_RESET : END_CLIENT_CLOSED);
         return;
       }
     }
   }
   if (r->d[0].shut && r->d[1].shut) {
-    finish(r, END_DONE);
+    relay_finish(r, END_DONE);
     return;
   }
   for (int k = 0; k < 2; k++) {
     int want = 0;
     if (!r->d[k].eof && pending(&r->d[k]) == 0) want |= UV_READABLE;
     if (pending(&r->d[1 - k]) > 0) want |= UV_WRITABLE;
-    if (set_mask(r, k, want) != 0) {
-      finish(r, END_INTERNAL);
+    if (relay_set_mask(r, k, want) != 0) {
+      relay_finish(r, END_INTERNAL);
       return;
     }
   }
@@ -247,34 +234,42 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   relay_t *r = h->data;
   if (r->reason) return;
   int k = h == &r->poll[0] ? 0 : 1;
+  if (r->dialing) {
+    dial_on_poll(r, k, status, events);
+    return;
+  }
   r->last_active = uv_now(r->e->loop);
   if (status < 0) {
     // POLLERR: the socket has a pending error (a reset) and libuv stopped the handle. What the peer sent before it
     // is still readable (recv returns it before the error): pass it on, then end with this side's reason.
     r->mask[k] = 0;
     int rc = dir_read(r, k);
-    if (!r->reason) finish(r, rc == -2 ? side_reason(1 - k) : side_reason(k));
+    if (!r->reason) relay_finish(r, rc == -2 ? side_reason(1 - k) : side_reason(k));
     return;
   }
   if ((events & UV_WRITABLE) && dir_flush(r, 1 - k) != 0) {
-    finish(r, side_reason(k));
+    relay_finish(r, side_reason(k));
     return;
   }
   if (events & UV_READABLE) {
     int rc = dir_read(r, k);
     if (r->reason) return;
-    if (rc == -1) { finish(r, side_reason(k)); return; }
-    if (rc == -2) { finish(r, side_reason(1 - k)); return; }
+    if (rc == -1) { relay_finish(r, side_reason(k)); return; }
+    if (rc == -2) { relay_finish(r, side_reason(1 - k)); return; }
   }
   settle(r);
 }
 
-static void on_timer(uv_timer_t *t) {
+void relay_on_timer(uv_timer_t *t) {
   relay_t *r = t->data;
   if (r->reason) return;
+  if (r->dialing) {
+    dial_on_timer(r);
+    return;
+  }
   uint64_t idle = uv_now(r->e->loop) - r->last_active;
-  if (idle >= r->idle_ms) finish(r, END_IDLE_TIMEOUT);
-  else uv_timer_start(&r->timer, on_timer, r->idle_ms - idle, 0);
+  if (idle >= r->idle_ms) relay_finish(r, END_IDLE_TIMEOUT);
+  else uv_timer_start(&r->timer, relay_on_timer, r->idle_ms - idle, 0);
 }
 
 static void on_closed(uv_handle_t *h) {
@@ -296,7 +291,7 @@ void env_handle_closed(relay_env_t *e) {
   if (e->gone) free(e);
 }
 
-static void finish(relay_t *r, int reason) {
+void relay_finish(relay_t *r, int reason) {
   if (r->reason) return;
   r->reason = reason;
   relay_env_t *e = r->e;
@@ -317,84 +312,112 @@ static void finish(relay_t *r, int reason) {
     free(d->buf);
     d->buf = NULL;
   }
-  push_record(e, r);
+  if (!r->quiet) relay_push_record(e, r->id, r->reason, r->base_from + (double)r->d[0].read, r->base_to + (double)r->d[1].written);
 }
 
-// Keeps bytes JavaScript read but did not write (the early bytes, a ClientHello peek, an upstream's greeting).
-static int keep(dir_t *d, const char *p, size_t n) {
+// Keeps bytes JavaScript read but did not write (the early bytes, a ClientHello peek, an upstream's greeting, a
+// PROXY protocol header for the upstream).
+int relay_keep(dir_t *d, const char *p, size_t n) {
   if (n == 0) return 0;
+  if (n > UINT32_MAX / 2) return -E2BIG;
   d->buf = malloc(n);
-  if (d->buf == NULL) return -1;
+  if (d->buf == NULL) return -ENOMEM;
   memcpy(d->buf, p, n);
   d->len = (uint32_t)n;
   return 0;
 }
 
-int relay_start(relay_env_t *e, double id, int client_fd, int upstream_fd, uint64_t idle_ms,
-                const char *to_upstream, size_t to_upstream_len, int client_ended,
-                const char *to_client, size_t to_client_len, double base_from, double base_to) {
-  if (e->closing) return -ESHUTDOWN;
-  if (to_upstream_len > UINT32_MAX / 2 || to_client_len > UINT32_MAX / 2) return -E2BIG;
+static void drop_buffers(relay_t *r) {
+  free(r->d[0].buf);
+  free(r->d[1].buf);
+  r->d[0].buf = r->d[1].buf = NULL;
+}
+
+// A relay on two fds it does not close if this fails (NULL, *rc = -errno); once it returns one, the relay owns them.
+// Not started: the caller keeps its prefixes (relay_keep), then relay_run()s it or starts dialing.
+relay_t *relay_create(relay_env_t *e, double id, int client_fd, int upstream_fd, uint64_t idle_ms, int *rc) {
+  *rc = 0;
+  if (e->closing) { *rc = -ESHUTDOWN; return NULL; }
   relay_t *r = calloc(1, sizeof(relay_t));
-  if (r == NULL) return -ENOMEM;
+  if (r == NULL) { *rc = -ENOMEM; return NULL; }
   r->e = e;
   for (int i = 0; i < 2; i++) r->d[i].pipe[0] = r->d[i].pipe[1] = -1;
-  if (keep(&r->d[0], to_upstream, to_upstream_len) != 0 || keep(&r->d[1], to_client, to_client_len) != 0) {
-    free(r->d[0].buf);
+  r->fd[0] = client_fd;
+  r->fd[1] = upstream_fd;
+  *rc = uv_poll_init_socket(e->loop, &r->poll[0], r->fd[0]);
+  if (*rc != 0) {
     free(r);
-    return -ENOMEM;
+    return NULL;
   }
-  int rc = 0;
-  r->fd[0] = fcntl(client_fd, F_DUPFD_CLOEXEC, 0);
-  if (r->fd[0] < 0) rc = -errno;
-  r->fd[1] = rc != 0 ? -1 : fcntl(upstream_fd, F_DUPFD_CLOEXEC, 0);
-  if (rc == 0 && r->fd[1] < 0) rc = -errno;
-  if (rc == 0) rc = uv_poll_init_socket(e->loop, &r->poll[0], r->fd[0]);
-  if (rc != 0) {
-    if (r->fd[0] >= 0) close(r->fd[0]);
-    if (r->fd[1] >= 0) close(r->fd[1]);
-    free(r->d[0].buf);
-    free(r->d[1].buf);
-    free(r);
-    return rc;
-  }
-  rc = uv_poll_init_socket(e->loop, &r->poll[1], r->fd[1]);
-  if (rc != 0) {
+  *rc = uv_poll_init_socket(e->loop, &r->poll[1], r->fd[1]);
+  if (*rc != 0) {
     // poll[0] is a live handle now: it closes through the loop, which frees the relay
     r->poll[0].data = r;
     r->closes = 1;
     e->handles_open++;
     uv_close((uv_handle_t *)&r->poll[0], on_closed);
-    close(r->fd[0]);
-    close(r->fd[1]);
-    free(r->d[0].buf);
-    free(r->d[1].buf);
-    return rc;
+    return NULL;
   }
   uv_timer_init(e->loop, &r->timer);
   r->id = id;
   r->poll[0].data = r->poll[1].data = r->timer.data = r;
   r->idle_ms = idle_ms > 0 ? idle_ms : 1;
   r->last_active = uv_now(e->loop);
-  r->base_from = base_from;
-  r->base_to = base_to;
-  r->d[0].eof = client_ended ? 1 : 0;
   r->next = e->head;
   if (e->head != NULL) e->head->prev = r;
   e->head = r;
   e->live++;
   e->handles_open++;
-  uv_timer_start(&r->timer, on_timer, r->idle_ms, 0);
-  if (r->d[0].len > 0 && dir_flush(r, 0) != 0) finish(r, END_UPSTREAM_RESET);
-  else if (r->d[1].len > 0 && dir_flush(r, 1) != 0) finish(r, END_CLIENT_CLOSED);
+  return r;
+}
+
+// Both fds connected: the idle timer, the kept prefixes first, then the polls the directions want.
+void relay_run(relay_t *r) {
+  r->last_active = uv_now(r->e->loop);
+  uv_timer_start(&r->timer, relay_on_timer, r->idle_ms, 0);
+  if (r->d[0].len > 0 && dir_flush(r, 0) != 0) relay_finish(r, END_UPSTREAM_RESET);
+  else if (r->d[1].len > 0 && dir_flush(r, 1) != 0) relay_finish(r, END_CLIENT_CLOSED);
   else settle(r);
+}
+
+// Two connected fds from JavaScript: relays dups of them (Node closes its own).
+int relay_start(relay_env_t *e, double id, int client_fd, int upstream_fd, uint64_t idle_ms,
+                const char *to_upstream, size_t to_upstream_len, int client_ended,
+                const char *to_client, size_t to_client_len, double base_from, double base_to) {
+  if (e->closing) return -ESHUTDOWN;
+  int rc = 0;
+  int cfd = fcntl(client_fd, F_DUPFD_CLOEXEC, 0);
+  if (cfd < 0) return -errno;
+  int ufd = fcntl(upstream_fd, F_DUPFD_CLOEXEC, 0);
+  if (ufd < 0) {
+    rc = -errno;
+    close(cfd);
+    return rc;
+  }
+  relay_t *r = relay_create(e, id, cfd, ufd, idle_ms, &rc);
+  if (r == NULL) {
+    close(cfd);
+    close(ufd);
+    return rc;
+  }
+  if ((rc = relay_keep(&r->d[0], to_upstream, to_upstream_len)) != 0 || (rc = relay_keep(&r->d[1], to_client, to_client_len)) != 0) {
+    // the relay owns the dups now; it ends at once, and JavaScript falls back on its own sockets
+    drop_buffers(r);
+    r->quiet = 1; // no record for a relay JavaScript never saw start
+    relay_finish(r, END_INTERNAL);
+    return rc;
+  }
+  r->base_from = base_from;
+  r->base_to = base_to;
+  r->d[0].eof = client_ended ? 1 : 0;
+  relay_run(r);
   return 0;
 }
 
 size_t relay_end_all(relay_env_t *e, int reason) {
   size_t n = 0;
   while (e->head != NULL) {
-    finish(e->head, reason);
+    relay_finish(e->head, reason);
     n++;
   }
   return n;

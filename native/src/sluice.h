@@ -1,6 +1,7 @@
-// Sluice's native relay: the hot path of plain TCP sessions, on the worker's own libuv loop (no threads).
-// It holds no policy: TypeScript decides everything and hands over two connected fds; this moves bytes between
-// them and reports how the session ended. See native/README.md.
+// Sluice's native data path: the hot path of plain TCP sessions, on the worker's own libuv loop (no threads).
+// It holds no policy: TypeScript decides everything. Either it hands over two connected fds (relay), or the addon
+// accepts on a listener, asks TypeScript once per connection where to go, dials there (asking again on a failure)
+// and relays; it reports how each session ended. See native/README.md.
 #ifndef SLUICE_H
 #define SLUICE_H
 
@@ -8,15 +9,24 @@
 #include <uv.h>
 #include <node_api.h>
 
-// End reasons, as TypeScript's EndReason (src/dataplane/native/relay-native.ts maps them back).
+// Record codes: 0 = connected (field 2: connect time in ms); else an end reason, as TypeScript's EndReason
+// (src/dataplane/native/relay-native.ts maps them back).
 enum {
+  EV_CONNECTED = 0,
   END_DONE = 1,          // both FINs passed on
   END_CLIENT_CLOSED = 2, // the client reset or errored
   END_UPSTREAM_RESET = 3,// the upstream reset or errored
   END_IDLE_TIMEOUT = 4,  // no byte either way for the idle time
   END_SHUTDOWN = 5,      // ended on demand (stop, kill)
   END_INTERNAL = 6,      // out of memory and such
+  END_CONNECT_FAILED = 7,// a dial failed and TypeScript tried no other node
+  END_CONNECT_TIMEOUT = 8,
 };
+
+// Connections accepted per wakeup of a listener (libuv's own accept takes one per loop turn).
+#define ACCEPT_BATCH 32
+// A listener out of fds (EMFILE) stops accepting this long, instead of spinning on a readable socket.
+#define ACCEPT_PAUSE_MS 100
 
 // Copy buffer per direction while data waits for a slow writer; also the most one read takes.
 #define CHUNK (64 * 1024)
@@ -35,11 +45,14 @@ typedef struct pipe_pool_s {
 } pipe_pool_t;
 
 struct relay_s;
+struct listener_s;
 
 typedef struct relay_env_s {
   napi_env env;
   uv_loop_t *loop;
   napi_ref on_end;          // JS function(count): reads `records`
+  napi_ref on_accept;       // JS function(listenerId, fd, remoteAddr, remotePort, localAddr, localPort)
+  napi_ref on_dial;         // JS function(id, code): a dial failed; may call redial(id, ...) before it returns
   napi_ref receiver;        // a real object as `this` (undefined silently does nothing with napi_make_callback)
   napi_async_context async_ctx;
   napi_ref records_ref;     // Float64Array shared with JS
@@ -49,8 +62,11 @@ typedef struct relay_env_s {
   size_t queue_len, queue_cap;
   uv_check_t flush;         // runs once per loop turn while records wait
   int flush_active;
-  struct relay_s *head;     // live relays (doubly linked)
+  struct relay_s *head;     // live relays, dialing or relaying (doubly linked)
   size_t live;
+  struct listener_s *listeners;
+  struct relay_s *dialing_now; // the relay whose failure JavaScript is being told of (redial acts on it)
+  int redialed;
   char *scratch;            // one CHUNK shared by every copy read of this worker
   pipe_pool_t pipes;
   // teardown
@@ -60,13 +76,72 @@ typedef struct relay_env_s {
   int gone;                 // the env's instance data was finalized: the last close frees this struct
 } relay_env_t;
 
+typedef struct dir_s {       // one direction: fd[i] → fd[1 - i]
+  char *buf;                 // bytes read but not yet written (copy mode), malloc'd to their size
+  uint32_t off, len;
+  int pipe[2];               // splice mode when pipe[0] >= 0
+  uint32_t in_pipe;
+  uint8_t eof;               // the source sent its FIN
+  uint8_t shut;              // the FIN was passed on
+  uint8_t bulk;              // the last read filled CHUNK: splice next
+  uint64_t read, written;
+} dir_t;
+
+typedef struct relay_s {
+  relay_env_t *e;
+  struct relay_s *prev, *next;
+  double id;
+  int fd[2];                 // 0 client, 1 upstream (owned: dups of Node's, or accepted and dialed here)
+  uv_poll_t poll[2];
+  uv_timer_t timer;          // the connect timeout while dialing, then the idle timer
+  int mask[2];
+  uint64_t idle_ms, last_active;
+  dir_t d[2];                // d[0] client → upstream, d[1] upstream → client
+  double base_from, base_to; // bytes JavaScript moved before the hand-over
+  int reason;
+  int closes;                // uv handles still closing
+  uint8_t dialing;           // fd[1] is connecting (dial.c)
+  uint8_t quiet;             // ends without a record (JavaScript never saw it start)
+  uint64_t dial_started;     // uv_hrtime() of this attempt
+} relay_t;
+
+typedef struct listener_s {
+  relay_env_t *e;
+  struct listener_s *prev, *next;
+  double id;
+  int fd;                    // our dup of the listening socket Node bound
+  uv_poll_t poll;
+  uv_timer_t pause;          // out of fds: accepting resumes when it fires
+  int closes;
+} listener_t;
+
 // relay.c
+relay_t *relay_create(relay_env_t *e, double id, int client_fd, int upstream_fd, uint64_t idle_ms, int *rc);
+int relay_keep(dir_t *d, const char *p, size_t n);
+void relay_run(relay_t *r);
+void relay_finish(relay_t *r, int reason);
+void relay_on_timer(uv_timer_t *t);
+int relay_set_mask(relay_t *r, int k, int want);
 int relay_start(relay_env_t *e, double id, int client_fd, int upstream_fd, uint64_t idle_ms,
                 const char *to_upstream, size_t to_upstream_len, int client_ended,
                 const char *to_client, size_t to_client_len, double base_from_client, double base_to_client);
 size_t relay_end_all(relay_env_t *e, int reason);
+void relay_push_record(relay_env_t *e, double id, int code, double a, double b);
 void relay_flush_records(uv_check_t *h);
 void env_handle_closed(relay_env_t *e);
+void env_call(relay_env_t *e, napi_ref fn, size_t argc, napi_value *argv);
+
+// dial.c
+int dial_start(relay_env_t *e, double id, int client_fd, const char *ip, int port, uint64_t timeout_ms, uint64_t idle_ms,
+               const char *to_upstream, size_t to_upstream_len);
+int dial_again(relay_env_t *e, double id, const char *ip, int port, uint64_t timeout_ms);
+void dial_on_poll(relay_t *r, int k, int status, int events);
+void dial_on_timer(relay_t *r);
+
+// listen.c
+int listen_start(relay_env_t *e, double id, int fd);
+int listen_stop(relay_env_t *e, double id);
+void listen_close_all(relay_env_t *e);
 
 // pipes.c
 int pipe_get(pipe_pool_t *p, int out[2]);

@@ -20,11 +20,13 @@ import { WorkerPluginEnv } from './plugin-env.ts';
 import { WorkerMetrics } from './state/metrics.ts';
 import { SharedCounts } from '../lib/shared-counts.ts';
 import { runSession } from './session/pipeline.ts';
-import { Session, type ListenerInfo } from './session/session.ts';
+import { Session, type ListenerInfo, type PeerAddrs } from './session/session.ts';
 import { SHARED, WorkerStats, workerActiveSlot, workerUdpSlot } from './state/stats.ts';
 import { NodeTable } from '../lib/node-table.ts';
 import { loadAddon } from './native/addon.ts';
-import { NativeRelay } from './native/relay-native.ts';
+import { DETACHED, NativeRelay } from './native/relay-native.ts';
+import { Native } from './native/native.ts';
+import { runInJs, runNative, type NativeSessionDeps } from './session/native-session.ts';
 import type { ConnectOutcome, UpstreamNode } from './balancers/balancer.ts';
 
 const port = parentPort;
@@ -64,7 +66,8 @@ const stats = new WorkerStats();
 const shared = new Int32Array(init.shared);
 const sessions = new Set<Session>();
 const myActive = workerActiveSlot(init.workerId);
-const servers = new Map<string, { spec: ListenerSpec; servers: Server[] }>();
+/** The TCP listeners: Node's server, or the addon's accept on a dup of its socket (then Node's is closed). */
+const servers = new Map<string, { spec: ListenerSpec; close: () => void }>();
 let nextId = 1;
 const now = (): number => performance.now();
 let maxConnections = init.maxConnections;
@@ -89,24 +92,31 @@ let stopping = false;
 
 /** sluice.native_relay: the addon is loaded the first time it is wanted, once per worker. */
 let nativeWanted = init.nativeRelay === 'auto';
-let native: NativeRelay | undefined;
+let native: Native | undefined;
+let relayer: NativeRelay | undefined;
 let nativeWhy = '';
-function nativeRelay(): NativeRelay | undefined {
-  if (!nativeWanted) return undefined;
+function loadNative(): Native | undefined {
   if (native === undefined && nativeWhy === '') {
     const l = loadAddon();
-    if (l.ok) native = new NativeRelay(l.addon);
-    else {
+    if (l.ok) {
+      native = new Native(l.addon);
+      relayer = new NativeRelay(native);
+    } else {
       nativeWhy = l.why;
       log.warn({ why: l.why }, 'native relay unavailable; the TypeScript relay runs');
     }
   }
   return native;
 }
+function nativeRelay(): NativeRelay | undefined {
+  if (!nativeWanted) return undefined;
+  loadNative();
+  return relayer;
+}
 /** What GET /sluice/v1/status says (CONTRACT §7). */
 function nativeState(): string {
   if (!nativeWanted) return 'off';
-  nativeRelay();
+  loadNative();
   return native !== undefined ? 'on' : `unavailable: ${nativeWhy}`;
 }
 nativeRelay();
@@ -158,24 +168,69 @@ const pipelineDeps = {
   nativeRelay,
 };
 
-function accept(info: ListenerInfo, sock: Socket): void {
-  // Until a phase takes over, an error on the socket only closes it (no unhandled 'error' can crash the worker).
-  sock.on('error', () => { /* reported through the phase that owns the socket */ });
+/** max_connections: counts the connection in, or refuses it (the caller closes it). */
+function admit(): boolean {
   if (Atomics.add(shared, SHARED.active, 1) >= maxConnections) {
     Atomics.sub(shared, SHARED.active, 1);
     Atomics.add(shared, SHARED.rejected, 1);
     stats.rejectedMaxConn++;
-    sock.destroy();
-    return;
+    return false;
   }
   Atomics.add(shared, myActive, 1);
-  const s = new Session(nextId++, sock, info, runtime.current, now());
+  return true;
+}
+
+function open(info: ListenerInfo, sock: Socket, peer?: PeerAddrs): Session {
+  const s = new Session(nextId++, sock, info, runtime.current, now(), peer);
   sessions.add(s);
   stats.sessions++;
   metrics.opened(info.addr);
-  runSession(s, pipelineDeps).catch((err: unknown) => {
+  return s;
+}
+
+function accept(info: ListenerInfo, sock: Socket): void {
+  // Until a phase takes over, an error on the socket only closes it (no unhandled 'error' can crash the worker).
+  sock.on('error', () => { /* reported through the phase that owns the socket */ });
+  if (!admit()) {
+    sock.destroy();
+    return;
+  }
+  runSession(open(info, sock), pipelineDeps).catch((err: unknown) => {
     log.error({ err }, 'session pipeline threw');
   });
+}
+
+let nativeDeps: NativeSessionDeps | undefined;
+
+/** A connection the addon accepted on `info`'s listener (the fd is ours: dialed, closed or wrapped). */
+function acceptNative(n: Native, info: ListenerInfo, fd: number, remoteAddr: string, remotePort: number, localAddr: string, localPort: number): void {
+  if (!admit()) {
+    n.closeFd(fd);
+    return;
+  }
+  stats.nativeAccepted++;
+  const s = open(info, DETACHED, { remoteAddr, remotePort, localAddr, localPort });
+  try {
+    if (nativeWanted) runNative(s, fd, (nativeDeps ??= { ...pipelineDeps, native: n }));
+    else runInJs(s, fd, pipelineDeps);
+  } catch (err) {
+    // a bug in the routing code: logged, never thrown into the addon (it would end the worker)
+    log.error({ err, client: `${remoteAddr}:${remotePort}`, listener: info.addr }, 'native session failed to start');
+  }
+}
+
+/** Plain TCP listeners (no TLS, no PROXY protocol from clients) are accepted on by the addon when it is in force. */
+function nativeListen(srv: Server, info: ListenerInfo): (() => void) | undefined {
+  const n = nativeWanted && !info.tls && !info.proxyProtocol ? loadNative() : undefined;
+  const fd = (srv as Server & { _handle?: { fd?: number } | null })._handle?.fd;
+  if (n === undefined || typeof fd !== 'number' || fd < 0) return undefined;
+  const lid = n.listen(fd, (cfd, ra, rp, la, lp) => acceptNative(n, info, cfd, ra, rp, la, lp));
+  if (lid < 0) {
+    log.warn({ listener: info.addr, errno: lid }, 'the native accept could not take the listener; Node accepts on it');
+    return undefined;
+  }
+  srv.close(); // its fd only: the socket listens on through the addon's dup
+  return () => n.unlisten(lid);
 }
 
 /** Binds what is missing of `specs`; reports the bound ports and the errors. */
@@ -206,7 +261,7 @@ async function bind(specs: readonly ListenerSpec[]): Promise<{ bound: { key: str
       const srv = await listenTcp(spec, init.portOverrides[key] ?? spec.port, (sock) => accept(info, sock));
       srv.on('error', (err) => log.error({ err, listener: info.addr }, 'listener error'));
       const addr = srv.address();
-      servers.set(key, { spec, servers: [srv] });
+      servers.set(key, { spec, close: nativeListen(srv, info) ?? (() => srv.close()) });
       bound.push({ key, port: typeof addr === 'object' && addr !== null ? addr.port : spec.port });
     } catch (err) {
       errors.push(`${spec.source}: cannot listen on tcp ${info.addr}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
@@ -225,13 +280,13 @@ async function relisten(requestId: number, specs: readonly ListenerSpec[]): Prom
   const wanted = new Map(specs.map((s) => [listenerKey(s), s]));
   // A listener whose options changed at the same address (e.g. tls: true) is bound anew: the new server first (the
   // port is SO_REUSEPORT), then the old one closes, so the port does not refuse in between.
-  const replaced = new Map<string, { spec: ListenerSpec; servers: Server[] }>();
+  const replaced = new Map<string, { spec: ListenerSpec; close: () => void }>();
   for (const [key, entry] of servers) {
     const spec = wanted.get(key);
     if (spec !== undefined && sameOptions(spec, entry.spec)) continue;
     servers.delete(key);
     if (spec !== undefined) replaced.set(key, entry);
-    else for (const srv of entry.servers) srv.close();
+    else entry.close();
   }
   for (const [key, u] of udpListeners) {
     if (wanted.has(key)) continue;
@@ -240,7 +295,7 @@ async function relisten(requestId: number, specs: readonly ListenerSpec[]): Prom
   }
   const { errors } = await bind(specs);
   for (const [key, entry] of replaced) {
-    if (servers.has(key)) for (const srv of entry.servers) srv.close();
+    if (servers.has(key)) entry.close();
     else servers.set(key, entry); // the new one could not be bound (reported): the old one goes on
   }
   send({ type: 'relistened', requestId, errors });
@@ -252,7 +307,7 @@ function sameOptions(a: ListenerSpec, b: ListenerSpec): boolean {
 }
 
 function stopListening(): void {
-  for (const { servers: list } of servers.values()) for (const s of list) s.close();
+  for (const l of servers.values()) l.close();
   servers.clear();
   for (const u of udpListeners.values()) u.close();
   udpListeners.clear();
@@ -346,7 +401,7 @@ port.on('message', (m: ToWorker) => {
       break;
     }
     case 'stats':
-      send({ type: 'stats', requestId: m.requestId, stats: { sessions: stats.sessions, active: sessions.size, rejectedMaxConn: stats.rejectedMaxConn, udpSessions: stats.udpSessions, udpDrops: { ...stats.udpDrops }, allUnhealthyPicks: allUnhealthyPicks(), byReason: { ...stats.byReason }, nativeRelay: nativeState(), nativeRelayed: stats.nativeRelayed } });
+      send({ type: 'stats', requestId: m.requestId, stats: { sessions: stats.sessions, active: sessions.size, rejectedMaxConn: stats.rejectedMaxConn, udpSessions: stats.udpSessions, udpDrops: { ...stats.udpDrops }, allUnhealthyPicks: allUnhealthyPicks(), byReason: { ...stats.byReason }, nativeRelay: nativeState(), nativeRelayed: stats.nativeRelayed, nativeAccepted: stats.nativeAccepted } });
       break;
   }
 });

@@ -70,6 +70,7 @@ export interface WorkerStatsSnapshot {
   /** 'on' | 'off' | 'unavailable: <why>' (sluice.native_relay and whether the addon loaded). */
   readonly nativeRelay: string;
   readonly nativeRelayed: number;
+  readonly nativeAccepted: number;
 }
 
 /** A worker's metric counters (dataplane/state/metrics.ts); multi-label keys are joined with U+0000. */

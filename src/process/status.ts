@@ -21,11 +21,13 @@ export function statusRoute(pool: WorkerPool, builder: SnapshotBuilder): ExtraRo
       let udpSessions = 0;
       let allUnhealthy = 0;
       let nativeRelayed = 0;
+      let nativeAccepted = 0;
       for (const w of per) {
         sessions += w.sessions;
         udpSessions += w.udpSessions;
         allUnhealthy += w.allUnhealthyPicks;
         nativeRelayed += w.nativeRelayed;
+        nativeAccepted += w.nativeAccepted;
         sum(byReason, w.byReason);
         sum(udpDrops, w.udpDrops);
       }
@@ -37,7 +39,7 @@ export function statusRoute(pool: WorkerPool, builder: SnapshotBuilder): ExtraRo
           workers: per.length,
           workers_restarted: pool.lostWorkers,
           sessions_lost_with_a_worker: Atomics.load(pool.sharedCounters, SHARED.lostSessions),
-          tcp: { sessions, active: Atomics.load(shared, SHARED.active), rejected_max_connections: Atomics.load(shared, SHARED.rejected), native_relayed: nativeRelayed },
+          tcp: { sessions, active: Atomics.load(shared, SHARED.active), rejected_max_connections: Atomics.load(shared, SHARED.rejected), native_relayed: nativeRelayed, native_accepted: nativeAccepted },
           udp: { sessions: udpSessions, active: Atomics.load(shared, SHARED.udpSessions), dropped: udpDrops },
           ended_by_reason: byReason,
           picks_with_every_node_unhealthy: allUnhealthy,

@@ -4,11 +4,18 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
-/** native/src/addon.c's exports. */
+/** native/src/addon.c's exports (its header comment says what each does). */
 export interface NativeAddon {
-  init(onEnd: (n: number) => void, records: Float64Array): void;
+  init(onEnd: (n: number) => void, records: Float64Array,
+    onAccept: (listenerId: number, fd: number, remoteAddr: string, remotePort: number, localAddr: string, localPort: number) => void,
+    onDial: (id: number, code: number) => void): void;
   relay(id: number, clientFd: number, upstreamFd: number, idleMs: number, toUpstream: Buffer | undefined, clientEnded: boolean,
     toClient: Buffer | undefined, baseFromClient: number, baseToClient: number): number;
+  listen(listenerId: number, fd: number): number;
+  unlisten(listenerId: number): number;
+  dial(id: number, clientFd: number, ip: string, port: number, connectTimeoutMs: number, idleMs: number, toUpstream: Buffer | undefined): number;
+  redial(id: number, ip: string, port: number, connectTimeoutMs: number): number;
+  closeFd(fd: number): number;
   endAll(reason: number): number;
 }
 

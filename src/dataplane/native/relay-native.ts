@@ -4,19 +4,13 @@
 // A session the addon cannot take (TLS on either side, bytes Node still holds to write, an upstream that already
 // ended) gets `undefined` and takes the TypeScript relay.
 import { Socket } from 'node:net';
-import type { EndReason } from '../session/end.ts';
 import type { RelayResult } from '../phases/relay.ts';
-import type { NativeAddon } from './addon.ts';
-
-/** native/src/sluice.h END_*, by code. */
-const REASONS: readonly EndReason[] = ['Internal', 'Done', 'ClientClosed', 'UpstreamReset', 'IdleTimeout', 'Shutdown', 'Internal'];
-export const NATIVE_SHUTDOWN = 5;
-const FIELDS = 4;
-/** End records handed over per callback (more wait for the next callback of the same turn). */
-const BATCH = 1024;
+import type { Native } from './native.ts';
 
 /** Stands in for the client socket of a session the addon holds (never connected; destroy() is harmless). */
 export const DETACHED: Socket = new Socket();
+
+const NOTHING = (): void => undefined;
 
 /** The parts of a net.Socket's libuv handle used here (Node internals, stable in practice; native-notes.md). */
 interface RawHandle { readonly fd?: number; readonly writeQueueSize?: number; reading?: boolean; readStop?(): number }
@@ -40,27 +34,9 @@ function stopReading(h: RawHandle): void {
 }
 
 export class NativeRelay {
-  readonly #addon: NativeAddon;
-  readonly #records = new Float64Array(BATCH * FIELDS);
-  readonly #pending = new Map<number, (r: RelayResult) => void>();
-  #nextId = 1;
+  readonly #native: Native;
 
-  constructor(addon: NativeAddon) {
-    this.#addon = addon;
-    addon.init((n) => this.#ended(n), this.#records);
-  }
-
-  #ended(n: number): void {
-    const rec = this.#records;
-    for (let i = 0; i < n; i++) {
-      const at = i * FIELDS;
-      const id = rec[at] ?? 0;
-      const resolve = this.#pending.get(id);
-      if (resolve === undefined) continue;
-      this.#pending.delete(id);
-      resolve({ reason: REASONS[rec[at + 1] ?? 0] ?? 'Internal', bytesFromClient: rec[at + 2] ?? 0, bytesToClient: rec[at + 3] ?? 0 });
-    }
-  }
+  constructor(native: Native) { this.#native = native; }
 
   /**
    * Takes the session over, or answers undefined (the caller runs the TypeScript relay). `prefix`: client bytes an
@@ -80,21 +56,18 @@ export class NativeRelay {
     // read() may have restarted reading: stop both before the dup, so Node reads nothing more.
     stopReading(ch);
     stopReading(uh);
-    const id = this.#nextId++;
-    const rc = this.#addon.relay(id, ch.fd ?? -1, uh.fd ?? -1, idleMs, toUpstream, ended, toClient, client.bytesRead, client.bytesWritten);
+    const { promise: p, resolve } = Promise.withResolvers<RelayResult>();
+    const sink = { connected: NOTHING, dialFailed: NOTHING, ended: resolve };
+    const rc = this.#native.relay(sink, ch.fd ?? -1, uh.fd ?? -1, idleMs, toUpstream, ended, toClient, client.bytesRead, client.bytesWritten);
     if (rc !== 0) {
       // Out of fds or memory: the bytes go back into Node's buffers and the TypeScript relay takes the session.
       if (more !== null) client.unshift(more);
       if (toClient !== undefined) upstream.unshift(toClient);
       return undefined;
     }
-    const p = new Promise<RelayResult>((resolve) => { this.#pending.set(id, resolve); });
     // Node closes its own fds; the addon holds the dups (never resetAndDestroy: it would reach them).
     client.destroy();
     upstream.destroy();
     return p;
   }
-
-  /** Ends every native session now (a worker stopping): each reports Shutdown. */
-  endAll(): number { return this.#addon.endAll(NATIVE_SHUTDOWN); }
 }

@@ -76,42 +76,86 @@ export interface ConnectDeps {
   readonly metrics: { connected(ms: number): void };
 }
 
+/**
+ * The connect policy of one session, for whoever dials (the TypeScript dial below, or the native one:
+ * native/src/dial.c): which node next, each attempt's timeout, within `retries` and the `retry_timeout` deadline, and
+ * what each outcome does (balancer, passive health, the metrics, the node's open count).
+ */
+export class ConnectPlan {
+  readonly #s: Session;
+  readonly #deps: ConnectDeps;
+  readonly #up: NonNullable<Session['upstream']>;
+  readonly #attempts: number;
+  readonly #connectMs: number;
+  readonly #deadline: number;
+  // Nodes this session has tried: local to the connect phase, so an established session does not keep it.
+  readonly #tried = new Set<UpstreamNode>();
+  readonly #ctx: PickContext;
+  #i = 0;
+  #t0 = 0;
+  /** Why the session ends if no attempt succeeds. */
+  last: EndReason = 'NoHealthyNode';
+
+  constructor(s: Session, up: NonNullable<Session['upstream']>, deps: ConnectDeps) {
+    this.#s = s;
+    this.#deps = deps;
+    this.#up = up;
+    const conf = up.conf;
+    this.#attempts = 1 + Math.max(0, Math.min(conf.retries ?? up.balancer.nodes.length - 1, 64));
+    this.#connectMs = conf.timeout.connect * 1000;
+    this.#deadline = conf.retryTimeout !== undefined && conf.retryTimeout > 0 ? deps.now() + conf.retryTimeout * 1000 : Infinity;
+    this.#ctx = {
+      remoteAddr: s.remoteAddr, remotePort: s.remotePort, serverAddr: s.serverAddr, serverPort: s.serverPort,
+      sni: s.sni, mqttClientId: s.mqttClientId,
+    };
+  }
+
+  /** The next node to dial (its open count taken, s.node set) and the attempt's timeout; undefined: give up (`last`). */
+  next(): { node: UpstreamNode; timeoutMs: number } | undefined {
+    if (this.#i >= this.#attempts) return undefined;
+    this.#i++;
+    const left = this.#deadline - this.#deps.now();
+    if (left <= 0) return undefined;
+    const node = this.#up.balancer.pick(this.#ctx, this.#tried);
+    if (node === undefined) return undefined;
+    this.#tried.add(node);
+    this.#s.node = node;
+    this.#s.action = `connecting to upstream ${node.addr}`;
+    this.#t0 = this.#deps.now();
+    this.#deps.nodes.open(node.slot);
+    return { node, timeoutMs: Math.max(1, Math.min(this.#connectMs, left)) };
+  }
+
+  /** Time left for a step after the connect (the upstream TLS handshake). */
+  stepMs(): number { return Math.max(1, Math.min(this.#connectMs, this.#deadline - this.#deps.now())); }
+
+  /** The attempt on `node` ended: balancer, passive health, metrics; a failure gives the node's open count back. */
+  report(node: UpstreamNode, outcome: ConnectOutcome, ms = this.#deps.now() - this.#t0): void {
+    this.#up.balancer.report(node, outcome, ms);
+    if (outcome === 'ok') this.#deps.metrics.connected(ms);
+    this.#deps.onOutcome(node, outcome);
+    if (outcome !== 'ok') {
+      this.#deps.nodes.close(node.slot);
+      this.last = outcome === 'timeout' ? 'ConnectTimeout' : 'ConnectFailed';
+    }
+  }
+
+  /** The attempt was abandoned (the client went away): no outcome, the open count given back. */
+  abandon(node: UpstreamNode): void { this.#deps.nodes.close(node.slot); }
+}
+
 export async function connectPhase(s: Session, deps: ConnectDeps): Promise<Verdict> {
-  const now = deps.now;
   const up = s.upstream;
   if (up === undefined) return { end: 'Internal' };
-  const conf = up.conf;
-  const nodes = up.balancer.nodes.length;
-  const attempts = 1 + Math.max(0, Math.min(conf.retries ?? nodes - 1, 64));
-  const connectMs = conf.timeout.connect * 1000;
-  const deadline = conf.retryTimeout !== undefined && conf.retryTimeout > 0 ? now() + conf.retryTimeout * 1000 : Infinity;
-  let last: EndReason = 'NoHealthyNode';
-  // Nodes this session has tried: local to the connect phase, so an established session does not keep it.
-  const tried = new Set<UpstreamNode>();
-  const ctx: PickContext = {
-    remoteAddr: s.remoteAddr, remotePort: s.remotePort, serverAddr: s.serverAddr, serverPort: s.serverPort,
-    sni: s.sni, mqttClientId: s.mqttClientId,
-  };
-  for (let i = 0; i < attempts; i++) {
-    const left = deadline - now();
-    if (left <= 0) break;
-    const node = up.balancer.pick(ctx, tried);
-    if (node === undefined) break;
-    tried.add(node);
-    s.node = node;
-    s.action = `connecting to upstream ${node.addr}`;
-    const t0 = now();
-    deps.nodes.open(node.slot);
-    const r = await dial(node.ip ?? node.host, node.port, Math.max(1, Math.min(connectMs, left)), s.client);
+  const plan = new ConnectPlan(s, up, deps);
+  for (let a = plan.next(); a !== undefined; a = plan.next()) {
+    const { node } = a;
+    const r = await dial(node.ip ?? node.host, node.port, a.timeoutMs, s.client);
     if (!r.ok && r.reason === 'ClientClosed') {
-      deps.nodes.close(node.slot);
+      plan.abandon(node);
       return { end: 'ClientClosed' };
     }
-    const outcome: ConnectOutcome = r.ok ? 'ok' : r.reason === 'ConnectTimeout' ? 'timeout' : 'failed';
-    up.balancer.report(node, outcome, now() - t0);
-    if (r.ok) deps.metrics.connected(now() - t0);
-    deps.onOutcome(node, outcome);
-    if (!r.ok) deps.nodes.close(node.slot);
+    plan.report(node, r.ok ? 'ok' : r.reason === 'ConnectTimeout' ? 'timeout' : 'failed');
     if (s.client.closed) {
       if (r.ok) {
         r.socket.destroy();
@@ -119,26 +163,27 @@ export async function connectPhase(s: Session, deps: ConnectDeps): Promise<Verdi
       }
       return { end: 'ClientClosed' };
     }
+    if (!r.ok) continue;
     // PROXY protocol to the upstream: the header goes first on the raw connection (before any TLS), per attempt.
-    if (r.ok && s.listener.proxyProtocolToUpstream) {
-      r.socket.write(encodeProxyHeader(s.listener.proxyProtocolVersion, { srcAddr: s.remoteAddr, srcPort: s.remotePort, dstAddr: s.serverAddr, dstPort: s.serverPort }));
-    }
-    if (r.ok && up.conf.scheme === 'tls') {
+    if (s.listener.proxyProtocolToUpstream) r.socket.write(proxyHeaderFor(s));
+    if (up.conf.scheme === 'tls') {
       s.action = `TLS handshake with upstream ${node.addr}`;
-      const t = await upstreamTls(r.socket, s, up.conf.tls, Math.max(1, Math.min(connectMs, deadline - now())));
+      const t = await upstreamTls(r.socket, s, up.conf.tls, plan.stepMs());
       if (t.ok) {
         s.upstreamSocket = t.socket;
         return 'continue';
       }
       deps.nodes.close(node.slot);
-      last = t.reason;
+      plan.last = t.reason;
       continue;
     }
-    if (r.ok) {
-      s.upstreamSocket = r.socket;
-      return 'continue';
-    }
-    last = r.reason;
+    s.upstreamSocket = r.socket;
+    return 'continue';
   }
-  return { end: last };
+  return { end: plan.last };
+}
+
+/** The PROXY protocol header this session sends its upstream (listener's proxy_protocol_to_upstream). */
+export function proxyHeaderFor(s: Session): Buffer {
+  return encodeProxyHeader(s.listener.proxyProtocolVersion, { srcAddr: s.remoteAddr, srcPort: s.remotePort, dstAddr: s.serverAddr, dstPort: s.serverPort });
 }

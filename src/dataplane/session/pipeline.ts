@@ -36,7 +36,7 @@ export interface PipelineDeps extends ConnectDeps {
 }
 
 /** Plain listeners peek at a ClientHello only when a tls_passthrough route could match this port. */
-function wantsPeek(s: Session): boolean {
+export function wantsPeek(s: Session): boolean {
   const p = s.snapshot.passthroughPorts;
   return p !== undefined && (p === 'any' || p.has(s.serverPort));
 }
@@ -71,7 +71,8 @@ async function setUp(s: Session, deps: PipelineDeps): Promise<Prepared> {
     if (peeked === undefined) v = { end: 'ClientClosed' };
     else if (s.sni !== undefined) sniMode = 'peek';
   }
-  if (v === 'continue') v = matchPhase(s, sniMode);
+  // a natively accepted session handed to this path may have been matched already (session/native-session.ts)
+  if (v === 'continue' && s.route === undefined) v = matchPhase(s, sniMode);
   if (v !== 'continue') return { verdict: v, prefix: undefined, ended: false };
   const chain = s.route?.plugins;
   if (chain !== undefined) {
@@ -122,6 +123,11 @@ export async function runSession(s: Session, deps: PipelineDeps): Promise<void> 
     s.client.destroy();
     s.upstreamSocket?.destroy();
   }
+  endSession(s, reason, deps);
+}
+
+/** The session's end, however it ran: an upstream failure is logged, then the worker's bookkeeping (deps.onEnd). */
+export function endSession(s: Session, reason: EndReason, deps: PipelineDeps): void {
   s.endReason = reason;
   if (STATUS[reason] === 502 && s.node !== undefined && reason !== 'IdleTimeout') {
     deps.log.warn({ client: `${s.remoteAddr}:${s.remotePort}`, upstream: s.node.addr, reason }, `upstream failed while ${s.action}`);

@@ -19,6 +19,14 @@ export interface ListenerInfo {
   readonly proxyProtocolVersion: 1 | 2;
 }
 
+/** A connection's two ends, as accept saw them (natively accepted connections have no socket to ask). */
+export interface PeerAddrs {
+  readonly remoteAddr: string;
+  readonly remotePort: number;
+  readonly localAddr: string;
+  readonly localPort: number;
+}
+
 export class Session {
   readonly id: number;
   readonly startedAt: number;
@@ -52,17 +60,18 @@ export class Session {
   bytesFromClient: number;
   bytesToClient: number;
 
-  constructor(id: number, client: Socket, listener: ListenerInfo, snapshot: CompiledSnapshot, now: number) {
+  /** `peer`: the addresses, when `client` cannot tell them (natively accepted: already unmapped). */
+  constructor(id: number, client: Socket, listener: ListenerInfo, snapshot: CompiledSnapshot, now: number, peer?: PeerAddrs) {
     this.id = id;
     this.startedAt = now;
     this.client = client;
     this.listener = listener;
     this.snapshot = snapshot;
-    this.remoteAddr = unmapV4(client.remoteAddress ?? '');
-    this.remotePort = client.remotePort ?? 0;
+    this.remoteAddr = peer?.remoteAddr ?? unmapV4(client.remoteAddress ?? '');
+    this.remotePort = peer?.remotePort ?? client.remotePort ?? 0;
     this.peerAddr = this.remoteAddr;
-    this.serverAddr = unmapV4(client.localAddress ?? '');
-    this.serverPort = client.localPort ?? 0;
+    this.serverAddr = peer?.localAddr ?? unmapV4(client.localAddress ?? '');
+    this.serverPort = peer?.localPort ?? client.localPort ?? 0;
     this.remoteIp = undefined;
     this.serverIp = undefined;
     this.sni = undefined;

@@ -21,6 +21,8 @@ export class WorkerStats {
   rejectedMaxConn = 0;
   /** TCP sessions the native relay took over. */
   nativeRelayed = 0;
+  /** Accepted by the addon (native/src/listen.c) rather than by a Node server. */
+  nativeAccepted = 0;
   udpSessions = 0;
   readonly udpDrops = { no_route: 0, no_node: 0, queue_full: 0, table_full: 0, send_queue_full: 0 };
   readonly byReason: Record<EndReason, number>;

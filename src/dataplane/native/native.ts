@@ -1,0 +1,104 @@
+// The addon's one instance in this worker (native/src/addon.c): it registers the callbacks once and routes what the
+// addon reports — accepted connections to their listener's handler, dial failures and records to their session's
+// sink. Sessions get their ids here.
+import type { RelayResult } from '../phases/relay.ts';
+import type { EndReason } from '../session/end.ts';
+import type { NativeAddon } from './addon.ts';
+
+/** native/src/sluice.h: record codes (0 = connected) and END_*, by code. */
+const REASONS: readonly EndReason[] = ['Internal', 'Done', 'ClientClosed', 'UpstreamReset', 'IdleTimeout', 'Shutdown', 'Internal', 'ConnectFailed', 'ConnectTimeout'];
+export const NATIVE_SHUTDOWN = 5;
+export const NATIVE_CONNECT_TIMEOUT = 8;
+const FIELDS = 4;
+/** Records handed over per callback (more wait for the next callback of the same turn). */
+const BATCH = 1024;
+
+/** What the addon tells one session. */
+export interface NativeSink {
+  /** Its dial connected, in `ms` (natively dialed sessions only). */
+  connected(ms: number): void;
+  /** Its dial failed (NATIVE_CONNECT_TIMEOUT or not); Native#redial from inside tries another node. */
+  dialFailed(code: number): void;
+  ended(r: RelayResult): void;
+}
+
+/** A connection the addon accepted: the fd is the handler's (dial it, close it, or wrap it in a net.Socket). */
+export type AcceptHandler = (fd: number, remoteAddr: string, remotePort: number, localAddr: string, localPort: number) => void;
+
+export class Native {
+  readonly #addon: NativeAddon;
+  readonly #records = new Float64Array(BATCH * FIELDS);
+  readonly #sinks = new Map<number, NativeSink>();
+  readonly #listeners = new Map<number, AcceptHandler>();
+  #nextId = 1;
+  #nextListener = 1;
+
+  constructor(addon: NativeAddon) {
+    this.#addon = addon;
+    addon.init((n) => this.#flushed(n), this.#records,
+      (lid, fd, ra, rp, la, lp) => this.#accepted(lid, fd, ra, rp, la, lp),
+      (id, code) => this.#sinks.get(id)?.dialFailed(code));
+  }
+
+  #flushed(n: number): void {
+    const rec = this.#records;
+    for (let i = 0; i < n; i++) {
+      const at = i * FIELDS;
+      const id = rec[at] ?? 0;
+      const sink = this.#sinks.get(id);
+      if (sink === undefined) continue;
+      const code = rec[at + 1] ?? 0;
+      if (code === 0) {
+        sink.connected(rec[at + 2] ?? 0);
+        continue;
+      }
+      this.#sinks.delete(id);
+      sink.ended({ reason: REASONS[code] ?? 'Internal', bytesFromClient: rec[at + 2] ?? 0, bytesToClient: rec[at + 3] ?? 0 });
+    }
+  }
+
+  #accepted(lid: number, fd: number, ra: string, rp: number, la: string, lp: number): void {
+    const h = this.#listeners.get(lid);
+    if (h !== undefined) h(fd, ra, rp, la, lp);
+    else this.#addon.closeFd(fd);
+  }
+
+  /** Relays two connected fds (dups are taken; the caller closes its own). 0 or -errno. */
+  relay(sink: NativeSink, clientFd: number, upstreamFd: number, idleMs: number, toUpstream: Buffer | undefined, clientEnded: boolean,
+    toClient: Buffer | undefined, baseFrom: number, baseTo: number): number {
+    const id = this.#nextId++;
+    const rc = this.#addon.relay(id, clientFd, upstreamFd, idleMs, toUpstream, clientEnded, toClient, baseFrom, baseTo);
+    if (rc === 0) this.#sinks.set(id, sink);
+    return rc;
+  }
+
+  /** Accepts on a dup of this listening fd from now on (the caller closes Node's server). A listener id, or -errno. */
+  listen(fd: number, onAccept: AcceptHandler): number {
+    const lid = this.#nextListener++;
+    const rc = this.#addon.listen(lid, fd);
+    if (rc !== 0) return rc;
+    this.#listeners.set(lid, onAccept);
+    return lid;
+  }
+
+  unlisten(lid: number): void {
+    this.#listeners.delete(lid);
+    this.#addon.unlisten(lid);
+  }
+
+  /** Dials ip:port for an accepted client fd; from 0 on, the fd is the addon's and `sink` hears the rest. Else -errno. */
+  dial(sink: NativeSink, clientFd: number, ip: string, port: number, timeoutMs: number, idleMs: number, toUpstream: Buffer | undefined): { id: number; rc: number } {
+    const id = this.#nextId++;
+    const rc = this.#addon.dial(id, clientFd, ip, port, timeoutMs, idleMs, toUpstream);
+    if (rc === 0) this.#sinks.set(id, sink);
+    return { id, rc };
+  }
+
+  /** Only from inside sink.dialFailed of session `id`. 0 or -errno. */
+  redial(id: number, ip: string, port: number, timeoutMs: number): number { return this.#addon.redial(id, ip, port, timeoutMs); }
+
+  closeFd(fd: number): void { this.#addon.closeFd(fd); }
+
+  /** Ends every native session now (a worker stopping): each reports Shutdown. */
+  endAll(): number { return this.#addon.endAll(NATIVE_SHUTDOWN); }
+}
