@@ -37,4 +37,6 @@ plugin_attr:
 YAML
 fi
 "$NODE" "$ROOT/bench/seed-route.ts" "$P/data" "$TARGET_HOST:$TARGET_PORT"
-exec "$NODE" "$ROOT/src/cli.ts" start -p "$P"
+# the compiled build, as bin/sluice runs it (npm start builds it too)
+(cd "$ROOT" && "$NODE" node_modules/typescript/bin/tsc -p tsconfig.build.json)
+exec "$ROOT/bin/sluice" start -p "$P"

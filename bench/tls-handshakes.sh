@@ -36,7 +36,8 @@ deployment:
 sluice: { workers: $W }
 YAML
 "$NODE" "$ROOT/bench/seed-route.ts" "$D/sl/data" "127.0.0.1:$ECHO" "$D/cert.pem" "$D/key.pem"
-"$NODE" "$ROOT/src/cli.ts" start -p "$D/sl" 2>"$D/sl/err.log" & SPID=$!; PIDS+=($SPID)
+(cd "$ROOT" && "$NODE" node_modules/typescript/bin/tsc -p tsconfig.build.json)
+"$ROOT/bin/sluice" start -p "$D/sl" 2>"$D/sl/err.log" & SPID=$!; PIDS+=($SPID)
 sleep 2
 cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }   # utime+stime ticks of the process (all threads)
 run() { # name pid port

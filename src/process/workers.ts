@@ -13,7 +13,8 @@ import type { AccessLogConf } from '../observe/access-log.ts';
 import { SHARED, workerActiveSlot, workerUdpSlot } from '../dataplane/state/stats.ts';
 import { NODE_SLOTS, type NodeTableBuffers } from '../lib/node-table.ts';
 
-const WORKER_URL = new URL('../dataplane/worker.ts', import.meta.url);
+/** worker.ts when run from src/ (type stripping), worker.js from dist/ (npm run build). */
+const WORKER_URL = new URL(`../dataplane/worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
 const ACK_TIMEOUT_MS = 2000;
 const QUERY_TIMEOUT_MS = 2000;
 
