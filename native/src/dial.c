@@ -1,7 +1,7 @@
 // Dialing a node for a connection the addon accepted (listen.c): a relay in its `dialing` state. fd[1] is a
 // non-blocking socket connecting to the node TypeScript chose; poll[1] waits for it to be writable, the relay's
-// timer is the attempt's connect timeout. The client is watched meanwhile only for a reset (its bytes and its FIN
-// wait in the kernel until the relay starts, as nginx leaves them).
+// timer is the attempt's connect timeout. The client is watched meanwhile only for a reset or a FIN (its bytes wait
+// in the kernel until the relay starts, as nginx leaves them).
 //   - Connected: a record (EV_CONNECTED, the connect time) goes to TypeScript with the next batch; the relay runs.
 //   - Failed or timed out: TypeScript is told at once (on_dial). It passes the outcome to the balancer and passive
 //     health, and may call redial() before it returns. The new socket then takes fd[1]'s number (dup3), so the poll
@@ -56,7 +56,9 @@ static int open_connect(const char *ip, int port) {
 static void wait_for_connect(relay_t *r, uint64_t timeout_ms) {
   r->dial_started = uv_hrtime();
   uv_timer_start(&r->timer, relay_on_timer, timeout_ms > 0 ? timeout_ms : 1, 0);
-  if (relay_set_mask(r, 1, UV_WRITABLE) != 0 || relay_set_mask(r, 0, UV_READABLE) != 0) relay_finish(r, END_INTERNAL);
+  // the client: UV_DISCONNECT only (EPOLLRDHUP; a reset comes as POLLERR whatever the mask), so its first bytes
+  // cause no wake-up and no interest change before the relay wants them (one epoll_ctl and one recv fewer)
+  if (relay_set_mask(r, 1, UV_WRITABLE) != 0 || (r->mask[0] == 0 && relay_set_mask(r, 0, UV_DISCONNECT) != 0)) relay_finish(r, END_INTERNAL);
 }
 
 int dial_start(relay_env_t *e, double id, int client_fd, const char *ip, int port, uint64_t timeout_ms, uint64_t idle_ms,
@@ -125,7 +127,7 @@ int dial_again(relay_env_t *e, double id, const char *ip, int port, uint64_t tim
 
 void dial_on_poll(relay_t *r, int k, int status, int events) {
   if (k == 0) {
-    // The client while we dial: a reset ends the session; bytes or a FIN wait for the relay.
+    // The client while we dial: a reset ends the session; a FIN (and the bytes before it) waits for the relay.
     if (status < 0) {
       relay_finish(r, END_CLIENT_CLOSED);
       return;
