@@ -15,7 +15,7 @@
 //   unlisten(listenerId) → 0 | -ENOENT
 //   dial(id, clientFd, ip, port, connectTimeoutMs, idleMs, toUpstream) → 0 | -errno (then the fd is the relay's)
 //   redial(id, ip, port, connectTimeoutMs) → 0 | -errno    only from inside onDial(id)
-//   closeFd(fd) → 0 | -errno
+//   closeFd(fd) → 0 | -errno   (after init)
 //   endAll(reason) → how many relays (dialing or relaying) it ended
 #include <errno.h>
 #include <stdlib.h>
@@ -115,25 +115,17 @@ static int arg_buffer(napi_env env, napi_value v, const char **p, size_t *n) {
   return 1;
 }
 
-static napi_value js_relay(napi_env env, napi_callback_info info) {
-  size_t argc = 9;
-  napi_value argv[9];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  relay_env_t *e = get_env(env);
-  double id, cfd, ufd, idle, from, to;
-  bool ended = false;
-  const char *up = NULL, *cl = NULL;
-  size_t up_len = 0, cl_len = 0;
-  if (e == NULL || argc < 9 || !arg_double(env, argv[0], &id) || !arg_double(env, argv[1], &cfd) || !arg_double(env, argv[2], &ufd)
-      || !arg_double(env, argv[3], &idle) || !arg_buffer(env, argv[4], &up, &up_len) || napi_get_value_bool(env, argv[5], &ended) != napi_ok
-      || !arg_buffer(env, argv[6], &cl, &cl_len) || !arg_double(env, argv[7], &from) || !arg_double(env, argv[8], &to)) {
-    napi_throw_type_error(env, NULL, "relay(id, clientFd, upstreamFd, idleMs, toUpstream, clientEnded, toClient, baseFrom, baseTo) after init");
-    return NULL;
-  }
-  int rc = relay_start(e, id, (int)cfd, (int)ufd, idle < 1 ? 1 : (uint64_t)idle, up, up_len, ended, cl, cl_len, from, to);
-  napi_value out;
-  CHECK(napi_create_int32(env, rc, &out));
-  return out;
+// The call's first `n` arguments and this worker's instance: NULL before init or with fewer arguments (the caller
+// then throws its usage).
+static relay_env_t *call_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv) {
+  size_t argc = n;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < n) return NULL;
+  return get_env(env);
+}
+
+static napi_value usage(napi_env env, const char *text) {
+  napi_throw_type_error(env, NULL, text);
+  return NULL;
 }
 
 static napi_value int_result(napi_env env, int rc) {
@@ -148,91 +140,80 @@ static int arg_ip(napi_env env, napi_value v, char *out, size_t cap) {
   return napi_get_value_string_latin1(env, v, out, cap, &n) == napi_ok && n > 0 && n < cap - 1;
 }
 
-static napi_value js_listen(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  relay_env_t *e = get_env(env);
-  double id, fd;
-  if (e == NULL || argc < 2 || !arg_double(env, argv[0], &id) || !arg_double(env, argv[1], &fd)) {
-    napi_throw_type_error(env, NULL, "listen(listenerId, fd) after init");
-    return NULL;
+static inline uint64_t at_least_1ms(double ms) { return ms < 1 ? 1 : (uint64_t)ms; }
+
+static napi_value js_relay(napi_env env, napi_callback_info info) {
+  napi_value argv[9];
+  relay_env_t *e = call_args(env, info, 9, argv);
+  double id, cfd, ufd, idle, from, to;
+  bool ended = false;
+  const char *up = NULL, *cl = NULL;
+  size_t up_len = 0, cl_len = 0;
+  if (e == NULL || !arg_double(env, argv[0], &id) || !arg_double(env, argv[1], &cfd) || !arg_double(env, argv[2], &ufd)
+      || !arg_double(env, argv[3], &idle) || !arg_buffer(env, argv[4], &up, &up_len) || napi_get_value_bool(env, argv[5], &ended) != napi_ok
+      || !arg_buffer(env, argv[6], &cl, &cl_len) || !arg_double(env, argv[7], &from) || !arg_double(env, argv[8], &to)) {
+    return usage(env, "relay(id, clientFd, upstreamFd, idleMs, toUpstream, clientEnded, toClient, baseFrom, baseTo) after init");
   }
+  return int_result(env, relay_start(e, id, (int)cfd, (int)ufd, at_least_1ms(idle), up, up_len, ended, cl, cl_len, from, to));
+}
+
+static napi_value js_listen(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  relay_env_t *e = call_args(env, info, 2, argv);
+  double id, fd;
+  if (e == NULL || !arg_double(env, argv[0], &id) || !arg_double(env, argv[1], &fd)) return usage(env, "listen(listenerId, fd) after init");
   return int_result(env, listen_start(e, id, (int)fd));
 }
 
 static napi_value js_unlisten(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  relay_env_t *e = get_env(env);
+  relay_env_t *e = call_args(env, info, 1, argv);
   double id;
-  if (e == NULL || argc < 1 || !arg_double(env, argv[0], &id)) {
-    napi_throw_type_error(env, NULL, "unlisten(listenerId) after init");
-    return NULL;
-  }
+  if (e == NULL || !arg_double(env, argv[0], &id)) return usage(env, "unlisten(listenerId) after init");
   return int_result(env, listen_stop(e, id));
 }
 
 static napi_value js_dial(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
   napi_value argv[7];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  relay_env_t *e = get_env(env);
+  relay_env_t *e = call_args(env, info, 7, argv);
   double id, fd, port, timeout, idle;
   char ip[64];
   const char *up = NULL;
   size_t up_len = 0;
-  if (e == NULL || argc < 7 || !arg_double(env, argv[0], &id) || !arg_double(env, argv[1], &fd) || !arg_ip(env, argv[2], ip, sizeof ip)
+  if (e == NULL || !arg_double(env, argv[0], &id) || !arg_double(env, argv[1], &fd) || !arg_ip(env, argv[2], ip, sizeof ip)
       || !arg_double(env, argv[3], &port) || !arg_double(env, argv[4], &timeout) || !arg_double(env, argv[5], &idle)
       || !arg_buffer(env, argv[6], &up, &up_len)) {
-    napi_throw_type_error(env, NULL, "dial(id, clientFd, ip, port, connectTimeoutMs, idleMs, toUpstream) after init");
-    return NULL;
+    return usage(env, "dial(id, clientFd, ip, port, connectTimeoutMs, idleMs, toUpstream) after init");
   }
-  return int_result(env, dial_start(e, id, (int)fd, ip, (int)port, timeout < 1 ? 1 : (uint64_t)timeout, idle < 1 ? 1 : (uint64_t)idle, up, up_len));
+  return int_result(env, dial_start(e, id, (int)fd, ip, (int)port, at_least_1ms(timeout), at_least_1ms(idle), up, up_len));
 }
 
 static napi_value js_redial(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  relay_env_t *e = get_env(env);
+  relay_env_t *e = call_args(env, info, 4, argv);
   double id, port, timeout;
   char ip[64];
-  if (e == NULL || argc < 4 || !arg_double(env, argv[0], &id) || !arg_ip(env, argv[1], ip, sizeof ip) || !arg_double(env, argv[2], &port)
+  if (e == NULL || !arg_double(env, argv[0], &id) || !arg_ip(env, argv[1], ip, sizeof ip) || !arg_double(env, argv[2], &port)
       || !arg_double(env, argv[3], &timeout)) {
-    napi_throw_type_error(env, NULL, "redial(id, ip, port, connectTimeoutMs) after init");
-    return NULL;
+    return usage(env, "redial(id, ip, port, connectTimeoutMs) after init");
   }
-  return int_result(env, dial_again(e, id, ip, (int)port, timeout < 1 ? 1 : (uint64_t)timeout));
+  return int_result(env, dial_again(e, id, ip, (int)port, at_least_1ms(timeout)));
 }
 
 // A fd JavaScript holds and will not hand over (a refused or unroutable connection).
 static napi_value js_close_fd(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   double fd;
-  if (argc < 1 || !arg_double(env, argv[0], &fd) || fd < 0) {
-    napi_throw_type_error(env, NULL, "closeFd(fd)");
-    return NULL;
-  }
+  if (call_args(env, info, 1, argv) == NULL || !arg_double(env, argv[0], &fd) || fd < 0) return usage(env, "closeFd(fd) after init");
   return int_result(env, close((int)fd) == 0 ? 0 : -errno);
 }
 
 static napi_value js_end_all(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  relay_env_t *e = get_env(env);
+  relay_env_t *e = call_args(env, info, 1, argv);
   double reason;
-  if (e == NULL || argc < 1 || !arg_double(env, argv[0], &reason)) {
-    napi_throw_type_error(env, NULL, "endAll(reason) after init");
-    return NULL;
-  }
-  napi_value out;
-  CHECK(napi_create_uint32(env, (uint32_t)relay_end_all(e, (int)reason), &out));
-  return out;
+  if (e == NULL || !arg_double(env, argv[0], &reason)) return usage(env, "endAll(reason) after init");
+  return int_result(env, (int)relay_end_all(e, (int)reason));
 }
 
 static napi_value module_init(napi_env env, napi_value exports) {

@@ -33,12 +33,18 @@ static int format_addr(const struct sockaddr_storage *ss, char *out, size_t cap)
   return 0;
 }
 
+// 0.0.0.0 or [::]: the address a connection came to is its own (getsockname per connection, for server_addr).
+static int is_wildcard(const struct sockaddr_storage *ss) {
+  if (ss->ss_family == AF_INET) return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_ANY);
+  if (ss->ss_family == AF_INET6) return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+  return 1;
+}
+
 static void hand_over(listener_t *l, int fd, const struct sockaddr_storage *peer) {
   relay_env_t *e = l->e;
-  struct sockaddr_storage local;
+  struct sockaddr_storage local = l->local;
   socklen_t llen = sizeof local;
-  memset(&local, 0, sizeof local);
-  getsockname(fd, (struct sockaddr *)&local, &llen);
+  if (l->wildcard) getsockname(fd, (struct sockaddr *)&local, &llen);
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   char raddr[INET6_ADDRSTRLEN], laddr[INET6_ADDRSTRLEN];
@@ -108,6 +114,9 @@ int listen_start(relay_env_t *e, double id, int fd) {
     free(l);
     return rc;
   }
+  socklen_t llen = sizeof l->local;
+  getsockname(l->fd, (struct sockaddr *)&l->local, &llen);
+  l->wildcard = is_wildcard(&l->local);
   uv_timer_init(e->loop, &l->pause);
   l->e = e;
   l->id = id;

@@ -157,45 +157,39 @@ static int dir_read(relay_t *r, int i) {
   int src = r->fd[i], dst = r->fd[1 - i];
   for (int turn = 0; turn < 4 && !d->eof && pending(d) == 0; turn++) {
     if (d->bulk && d->pipe[0] < 0 && pipe_get(&e->pipes, d->pipe) != 0) d->bulk = 0; // no pipe free: copy
-    if (d->pipe[0] >= 0) {
-      // the pipe is empty when we read, so EAGAIN means the socket is
-      ssize_t n = splice(src, NULL, d->pipe[1], NULL, CHUNK, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-      if (n <= 0) {
-        int rc = read_end(d, n);
-        if (rc == READ_RETRY) continue;
-        if (rc == READ_STOP) break;
-        return -1;
-      }
-      d->read += (uint64_t)n;
+    int piped = d->pipe[0] >= 0;
+    // piped: the pipe is empty when we read, so EAGAIN means the socket is
+    ssize_t n = piped ? splice(src, NULL, d->pipe[1], NULL, CHUNK, SPLICE_F_MOVE | SPLICE_F_NONBLOCK)
+                      : recv(src, e->scratch, CHUNK, MSG_DONTWAIT);
+    if (n <= 0) {
+      int rc = read_end(d, n);
+      if (rc == READ_RETRY) continue;
+      if (rc == READ_STOP) break;
+      return -1;
+    }
+    d->read += (uint64_t)n;
+    if (piped) {
       d->in_pipe = (uint32_t)n;
       if (n < SMALL_READ) d->bulk = 0; // the pipe goes back once drained (dir_flush)
       if (dir_flush(r, i) != 0) return -2;
       if (n < CHUNK) break;
-    } else {
-      ssize_t n = recv(src, e->scratch, CHUNK, MSG_DONTWAIT);
-      if (n <= 0) {
-        int rc = read_end(d, n);
-        if (rc == READ_RETRY) continue;
-        if (rc == READ_STOP) break;
-        return -1;
-      }
-      d->read += (uint64_t)n;
-      ssize_t w = send(dst, e->scratch, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (w < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return -2;
-        w = 0;
-      }
-      d->written += (uint64_t)w;
-      if (w < n) {
-        d->buf = malloc((size_t)(n - w));
-        if (d->buf == NULL) { relay_finish(r, END_INTERNAL); return 0; }
-        memcpy(d->buf, e->scratch + w, (size_t)(n - w));
-        d->off = 0;
-        d->len = (uint32_t)(n - w);
-      }
-      if (n == CHUNK) d->bulk = 1;
-      else break;
+      continue;
     }
+    ssize_t w = send(dst, e->scratch, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return -2;
+      w = 0;
+    }
+    d->written += (uint64_t)w;
+    if (w < n) {
+      d->buf = malloc((size_t)(n - w));
+      if (d->buf == NULL) { relay_finish(r, END_INTERNAL); return 0; }
+      memcpy(d->buf, e->scratch + w, (size_t)(n - w));
+      d->off = 0;
+      d->len = (uint32_t)(n - w);
+    }
+    if (n == CHUNK) d->bulk = 1;
+    else break;
   }
   return 0;
 }

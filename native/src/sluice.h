@@ -6,6 +6,7 @@
 #define SLUICE_H
 
 #include <stdint.h>
+#include <sys/socket.h>
 #include <uv.h>
 #include <node_api.h>
 
@@ -110,6 +111,8 @@ typedef struct listener_s {
   struct listener_s *prev, *next;
   double id;
   int fd;                    // our dup of the listening socket Node bound
+  struct sockaddr_storage local; // its address, when it is one address (a wildcard one asks each connection)
+  uint8_t wildcard;
   uv_poll_t poll;
   uv_timer_t pause;          // out of fds: accepting resumes when it fires
   int closes;

@@ -54,7 +54,6 @@ class NativeSession implements NativeSink {
   readonly #idleMs: number;
   #id = 0;
   #node: UpstreamNode | undefined;
-  #dialing = true;
   /** Why it ends when the connect policy gave up (the addon's record then only closes it). */
   #gaveUp: EndReason | undefined;
 
@@ -101,17 +100,16 @@ class NativeSession implements NativeSink {
     const node = this.#node;
     if (node === undefined) return;
     this.#plan.report(node, 'ok', ms);
-    this.#dialing = false;
     const s = this.#s;
     s.action = 'proxying';
-    s.relayedNatively = true; // the worker gives the node's open count back at the end
+    s.relayedNatively = true; // connected: the worker gives the node's open count back at the end
     this.#deps.stats.nativeRelayed++;
   }
 
   ended(r: RelayResult): void {
     const s = this.#s;
     let reason = r.reason;
-    if (this.#dialing) {
+    if (!s.relayedNatively) {
       // ended while dialing: the policy gave up (the count was given back), or the client reset / a shutdown
       if (this.#gaveUp !== undefined) reason = this.#gaveUp;
       else if (this.#node !== undefined) this.#plan.abandon(this.#node);
