@@ -35,6 +35,7 @@ static void on_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
   e->closing = 1;
   listen_close_all(e);
   relay_end_all(e, END_SHUTDOWN);
+  events_close(e);
   pipe_pool_close(&e->pipes);
   free(e->scratch);
   e->scratch = NULL;
@@ -97,8 +98,13 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
   uv_check_init(e->loop, &e->flush);
   e->flush.data = e;
   e->handles_open = 1;
+
   CHECK(napi_set_instance_data(env, e, on_env_gone, NULL));
   CHECK(napi_add_async_cleanup_hook(env, on_cleanup, e, &e->cleanup));
+  if (events_init(e) != 0) {
+    // no relay can start (relay_create refuses while epfd < 0); what did open closes with the worker (on_cleanup)
+    napi_throw_error(env, NULL, "sluice native: cannot create the epoll set");
+  }
   return NULL;
 }
 

@@ -1,11 +1,12 @@
 // Dialing a node for a connection the addon accepted (listen.c): a relay in its `dialing` state. fd[1] is a
-// non-blocking socket connecting to the node TypeScript chose; poll[1] waits for it to be writable, the relay's
-// timer is the attempt's connect timeout. The client is watched meanwhile only for a reset or a FIN (its bytes wait
-// in the kernel until the relay starts, as nginx leaves them).
+// non-blocking socket connecting to the node TypeScript chose, in the epoll set for everything from the start (its
+// first EPOLLOUT says connected); the relay's timer is the attempt's connect timeout. The client is in the set too:
+// a reset ends the session, its bytes and FIN are only noted, and wait in the kernel until the relay starts.
 //   - Connected: a record (EV_CONNECTED, the connect time) goes to TypeScript with the next batch; the relay runs.
 //   - Failed or timed out: TypeScript is told at once (on_dial). It passes the outcome to the balancer and passive
-//     health, and may call redial() before it returns. The new socket then takes fd[1]'s number (dup3), so the poll
-//     handle and the timer are reused. Without a redial, the session ends with the failure as its reason.
+//     health, and may call redial() before it returns. The new socket then takes fd[1]'s number (dup3: the old
+//     socket, closed, leaves the set), and the timer is reused. Without a redial, the session ends with the failure
+//     as its reason.
 // The policy (which node, how many retries, the deadline) is TypeScript's (phases/connect.ts, ConnectPlan).
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -55,10 +56,11 @@ static int open_connect(const char *ip, int port) {
 
 static void wait_for_connect(relay_t *r, uint64_t timeout_ms) {
   r->dial_started = uv_hrtime();
+  r->can_read[1] = r->hup[1] = 0;
+  r->can_write[1] = 0;
+  r->out_watched[1] = 1;
   uv_timer_start(&r->timer, relay_on_timer, timeout_ms > 0 ? timeout_ms : 1, 0);
-  // the client: UV_DISCONNECT only (EPOLLRDHUP; a reset comes as POLLERR whatever the mask), so its first bytes
-  // cause no wake-up and no interest change before the relay wants them (one epoll_ctl and one recv fewer)
-  if (relay_set_mask(r, 1, UV_WRITABLE) != 0 || (r->mask[0] == 0 && relay_set_mask(r, 0, UV_DISCONNECT) != 0)) relay_finish(r, END_INTERNAL);
+  if (events_watch(r, 1, WATCH_ALL, EPOLL_CTL_ADD) != 0) relay_finish(r, END_INTERNAL);
 }
 
 int dial_start(relay_env_t *e, double id, int client_fd, const char *ip, int port, uint64_t timeout_ms, uint64_t idle_ms,
@@ -83,15 +85,13 @@ int dial_start(relay_env_t *e, double id, int client_fd, const char *ip, int por
   r->d[0].buf = prefix.buf;
   r->d[0].len = prefix.len;
   r->dialing = 1;
-  wait_for_connect(r, timeout_ms);
+  if (events_watch(r, 0, WATCH_IN, EPOLL_CTL_ADD) != 0) relay_finish(r, END_INTERNAL);
+  else wait_for_connect(r, timeout_ms);
   return 0;
 }
 
 static void dial_failed(relay_t *r, int code) {
   relay_env_t *e = r->e;
-  // stopped even if libuv already did (POLLERR): this also takes the fd out of epoll before a redial reuses its number
-  uv_poll_stop(&r->poll[1]);
-  r->mask[1] = 0;
   uv_timer_stop(&r->timer);
   if (!e->closing) {
     napi_handle_scope scope;
@@ -116,7 +116,7 @@ int dial_again(relay_env_t *e, double id, const char *ip, int port, uint64_t tim
   if (r == NULL || r->id != id || e->redialed || r->reason) return -EINVAL;
   int fd = open_connect(ip, port);
   if (fd < 0) return fd;
-  // poll[1] was stopped (its fd left epoll) in dial_failed: the new socket can take the old one's number.
+  // the new socket takes the old one's number; the old one, closed by dup3, leaves the epoll set
   int rc = dup3(fd, r->fd[1], O_CLOEXEC) < 0 ? -errno : 0;
   close(fd);
   if (rc != 0) return rc;
@@ -125,27 +125,18 @@ int dial_again(relay_env_t *e, double id, const char *ip, int port, uint64_t tim
   return 0;
 }
 
-void dial_on_poll(relay_t *r, int k, int status, int events) {
+void dial_on_event(relay_t *r, int k, uint32_t events) {
   if (k == 0) {
-    // The client while we dial: a reset ends the session; a FIN (and the bytes before it) waits for the relay.
-    if (status < 0) {
-      relay_finish(r, END_CLIENT_CLOSED);
-      return;
-    }
-    char c;
-    ssize_t n = recv(r->fd[0], &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) relay_finish(r, END_CLIENT_CLOSED);
-    else if (n >= 0 && relay_set_mask(r, 0, 0) != 0) relay_finish(r, END_INTERNAL);
+    // The client while we dial: a reset ends the session; its bytes and FIN wait for the relay (noted by the caller).
+    if (events & EPOLLERR) relay_finish(r, END_CLIENT_CLOSED);
     return;
   }
-  int err = 0;
-  socklen_t len = sizeof err;
-  if (getsockopt(r->fd[1], SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-  if (status < 0 && err == 0) err = ECONNREFUSED;
-  if (err != 0 || !(events & UV_WRITABLE)) {
+  // A failed connect reports EPOLLERR (with HUP); a connected socket becomes writable. Nothing else is asked.
+  if (events & (EPOLLERR | EPOLLHUP)) {
     dial_failed(r, END_CONNECT_FAILED);
     return;
   }
+  if (!(events & EPOLLOUT)) return;
   r->dialing = 0;
   uv_timer_stop(&r->timer);
   relay_push_record(r->e, r->id, EV_CONNECTED, (double)(uv_hrtime() - r->dial_started) / 1e6, 0);

@@ -6,8 +6,9 @@
 //     with splice(2) (no copy into user space) until a read comes back small, when the pipe goes back.
 //   - Half-close: a FIN read from one side is passed on (shutdown(SHUT_WR)) once its direction is drained; the other
 //     direction keeps flowing. Both FINs passed → Done.
-//   - One poll handle per fd, its interest changed only when the wanted mask changes; one idle timer per relay,
-//     re-armed lazily from the time of the last event.
+//   - Both fds sit in the worker's epoll set, edge-triggered (events.c): the relay keeps what each last reported
+//     (readable, writable) and acts on that, with no interest change as directions stop and start; one idle timer
+//     per relay, re-armed lazily from the time of the last event.
 //   - Every failure is an end reason on the relay; nothing here aborts the process.
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,7 +21,6 @@
 
 static inline uint32_t pending(const dir_t *d) { return (d->len - d->off) + d->in_pipe; }
 
-static void on_poll(uv_poll_t *h, int status, int events);
 static void on_closed(uv_handle_t *h);
 
 void relay_push_record(relay_env_t *e, double id, int code, double a, double b) {
@@ -97,22 +97,25 @@ void relay_flush_records(uv_check_t *h) {
   }
 }
 
-int relay_set_mask(relay_t *r, int k, int want) {
-  if (want == r->mask[k]) return 0;
-  r->mask[k] = want;
-  if (want == 0) return uv_poll_stop(&r->poll[k]);
-  return uv_poll_start(&r->poll[k], want, on_poll);
+// The client's send buffer filled for the first time: from now on its EPOLLOUT edges are wanted too.
+static int watch_out(relay_t *r, int k) {
+  if (r->out_watched[k]) return 0;
+  r->out_watched[k] = 1;
+  return events_watch(r, k, WATCH_ALL, EPOLL_CTL_MOD);
 }
 
-// Writes what direction i holds. 0: done or would block; -1: the destination failed.
+static inline int would_block(void) { return errno == EAGAIN || errno == EWOULDBLOCK; }
+
+// Writes what direction i holds. 0: done or would block (the destination is then not writable until it says so);
+// -1: the destination failed.
 static int dir_flush(relay_t *r, int i) {
   dir_t *d = &r->d[i];
-  int dst = r->fd[1 - i];
+  int k = 1 - i, dst = r->fd[k];
   while (d->len > d->off) {
     ssize_t w = send(dst, d->buf + d->off, d->len - d->off, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (w < 0) {
       if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+      if (would_block()) { r->can_write[k] = 0; return watch_out(r, k) == 0 ? 0 : -1; }
       return -1;
     }
     d->off += (uint32_t)w;
@@ -127,7 +130,7 @@ static int dir_flush(relay_t *r, int i) {
     ssize_t w = splice(d->pipe[0], NULL, dst, NULL, d->in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     if (w < 0) {
       if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+      if (would_block()) { r->can_write[k] = 0; return watch_out(r, k) == 0 ? 0 : -1; }
       return -1;
     }
     d->in_pipe -= (uint32_t)w;
@@ -137,42 +140,38 @@ static int dir_flush(relay_t *r, int i) {
   return 0;
 }
 
-enum { READ_RETRY, READ_STOP, READ_FAILED };
+// Reads per direction and turn before the other sessions get theirs (a fast pair on loopback never blocks).
+#define READ_BUDGET 4
 
-// A read (recv or splice) that moved nothing: the FIN (marked), would block, interrupted, or the source failed.
-static int read_end(dir_t *d, ssize_t n) {
-  if (n == 0) {
-    d->eof = 1;
-    return READ_STOP;
-  }
-  if (errno == EINTR) return READ_RETRY;
-  if (errno == EAGAIN || errno == EWOULDBLOCK) return READ_STOP;
-  return READ_FAILED;
-}
-
-// Reads direction i's source while nothing waits. 0: fine; -1: the source failed; -2: the destination failed.
+// Reads direction i's source while nothing waits and it is readable. 0: fine; -1: the source failed; -2: the
+// destination failed.
 static int dir_read(relay_t *r, int i) {
   relay_env_t *e = r->e;
   dir_t *d = &r->d[i];
   int src = r->fd[i], dst = r->fd[1 - i];
-  for (int turn = 0; turn < 4 && !d->eof && pending(d) == 0; turn++) {
+  for (int turn = 0; turn < READ_BUDGET; turn++) {
+    if (d->eof || pending(d) > 0 || !r->can_read[i]) return 0;
     if (d->bulk && d->pipe[0] < 0 && pipe_get(&e->pipes, d->pipe) != 0) d->bulk = 0; // no pipe free: copy
     int piped = d->pipe[0] >= 0;
     // piped: the pipe is empty when we read, so EAGAIN means the socket is
     ssize_t n = piped ? splice(src, NULL, d->pipe[1], NULL, CHUNK, SPLICE_F_MOVE | SPLICE_F_NONBLOCK)
                       : recv(src, e->scratch, CHUNK, MSG_DONTWAIT);
-    if (n <= 0) {
-      int rc = read_end(d, n);
-      if (rc == READ_RETRY) continue;
-      if (rc == READ_STOP) break;
+    if (n == 0) {
+      d->eof = 1;
+      r->can_read[i] = 0;
+      return 0;
+    }
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (would_block()) { r->can_read[i] = 0; return 0; }
       return -1;
     }
     d->read += (uint64_t)n;
     if (piped) {
+      // a splice can come back short with more queued (the pipe's slots full of small segments): read on to EAGAIN
       d->in_pipe = (uint32_t)n;
       if (n < SMALL_READ) d->bulk = 0; // the pipe goes back once drained (dir_flush)
       if (dir_flush(r, i) != 0) return -2;
-      if (n < CHUNK) break;
       continue;
     }
     ssize_t w = send(dst, e->scratch, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -187,14 +186,18 @@ static int dir_read(relay_t *r, int i) {
       memcpy(d->buf, e->scratch + w, (size_t)(n - w));
       d->off = 0;
       d->len = (uint32_t)(n - w);
+      r->can_write[1 - i] = 0;
+      if (watch_out(r, 1 - i) != 0) return -2;
     }
     if (n == CHUNK) d->bulk = 1;
-    else break;
+    // a short recv emptied the receive queue: the next bytes bring an edge; a known FIN is read on to its 0
+    else if (!r->hup[i]) r->can_read[i] = 0;
   }
+  if (!d->eof && pending(d) == 0 && r->can_read[i]) events_again(r); // budget spent: the rest next turn
   return 0;
 }
 
-// After any progress: pass on drained FINs, end when both are passed, else poll for what is wanted.
+// After any progress: pass on drained FINs and end when both are passed.
 static void settle(relay_t *r) {
   if (r->reason) return;
   for (int i = 0; i < 2; i++) {
@@ -207,51 +210,45 @@ static void settle(relay_t *r) {
       }
     }
   }
-  if (r->d[0].shut && r->d[1].shut) {
-    relay_finish(r, END_DONE);
-    return;
-  }
-  for (int k = 0; k < 2; k++) {
-    int want = 0;
-    if (!r->d[k].eof && pending(&r->d[k]) == 0) want |= UV_READABLE;
-    if (pending(&r->d[1 - k]) > 0) want |= UV_WRITABLE;
-    if (relay_set_mask(r, k, want) != 0) {
-      relay_finish(r, END_INTERNAL);
-      return;
-    }
-  }
+  if (r->d[0].shut && r->d[1].shut) relay_finish(r, END_DONE);
 }
 
 static inline int side_reason(int k) { return k == 0 ? END_CLIENT_CLOSED : END_UPSTREAM_RESET; }
 
-static void on_poll(uv_poll_t *h, int status, int events) {
-  relay_t *r = h->data;
+// Moves what it can both ways from what the sockets last reported, then settles.
+void relay_step(relay_t *r) {
+  for (int i = 0; i < 2 && !r->reason; i++) {
+    dir_t *d = &r->d[i];
+    int rc = 0;
+    if (pending(d) > 0 && r->can_write[1 - i] && dir_flush(r, i) != 0) rc = -2;
+    if (rc == 0) rc = dir_read(r, i);
+    if (r->reason) return;
+    if (rc == -1) { relay_finish(r, side_reason(i)); return; }
+    if (rc == -2) { relay_finish(r, side_reason(1 - i)); return; }
+  }
+  settle(r);
+}
+
+// An event on socket k (events.c): what it says is kept, then the relay moves.
+void relay_on_event(relay_t *r, int k, uint32_t events) {
   if (r->reason) return;
-  int k = h == &r->poll[0] ? 0 : 1;
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) r->can_read[k] = 1;
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) r->hup[k] = 1;
+  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) r->can_write[k] = 1;
   if (r->dialing) {
-    dial_on_poll(r, k, status, events);
+    dial_on_event(r, k, events);
     return;
   }
   r->last_active = uv_now(r->e->loop);
-  if (status < 0) {
-    // POLLERR: the socket has a pending error (a reset) and libuv stopped the handle. What the peer sent before it
-    // is still readable (recv returns it before the error): pass it on, then end with this side's reason.
-    r->mask[k] = 0;
-    int rc = dir_read(r, k);
+  if (events & EPOLLERR) {
+    // a pending error (a reset): what the peer sent before it is still readable (recv returns it before the error),
+    // so it is passed on, then the session ends with this side's reason
+    int rc = 0;
+    for (int turn = 0; turn < 16 && rc == 0 && !r->reason && !r->d[k].eof && r->can_read[k] && pending(&r->d[k]) == 0; turn++) rc = dir_read(r, k);
     if (!r->reason) relay_finish(r, rc == -2 ? side_reason(1 - k) : side_reason(k));
     return;
   }
-  if ((events & UV_WRITABLE) && dir_flush(r, 1 - k) != 0) {
-    relay_finish(r, side_reason(k));
-    return;
-  }
-  if (events & UV_READABLE) {
-    int rc = dir_read(r, k);
-    if (r->reason) return;
-    if (rc == -1) { relay_finish(r, side_reason(k)); return; }
-    if (rc == -2) { relay_finish(r, side_reason(1 - k)); return; }
-  }
-  settle(r);
+  relay_step(r);
 }
 
 void relay_on_timer(uv_timer_t *t) {
@@ -268,7 +265,6 @@ void relay_on_timer(uv_timer_t *t) {
 
 static void on_closed(uv_handle_t *h) {
   relay_t *r = h->data;
-  if (--r->closes > 0) return;
   relay_env_t *e = r->e;
   free(r);
   env_handle_closed(e);
@@ -293,13 +289,16 @@ void relay_finish(relay_t *r, int reason) {
   else e->head = r->next;
   if (r->next != NULL) r->next->prev = r->prev;
   e->live--;
-  // uv_close stops the polls and drops the fds from epoll (and this turn's pending events) before the fds close.
-  r->closes = 3;
-  uv_close((uv_handle_t *)&r->poll[0], on_closed);
-  uv_close((uv_handle_t *)&r->poll[1], on_closed);
-  uv_close((uv_handle_t *)&r->timer, on_closed);
+  events_forget(r);
+  events_slot_release(r); // events still queued for it are dropped from now on
+  if (r->shared_fds) {
+    events_unwatch(r, 0);
+    events_unwatch(r, 1);
+  }
+  // closing a fd no other holds takes it out of the epoll set
   close(r->fd[0]);
   close(r->fd[1]);
+  uv_close((uv_handle_t *)&r->timer, on_closed);
   for (int i = 0; i < 2; i++) {
     dir_t *d = &r->d[i];
     if (d->pipe[0] >= 0) pipe_put(&e->pipes, d->pipe, d->in_pipe == 0);
@@ -328,33 +327,25 @@ static void drop_buffers(relay_t *r) {
 }
 
 // A relay on two fds it does not close if this fails (NULL, *rc = -errno); once it returns one, the relay owns them.
-// Not started: the caller keeps its prefixes (relay_keep), then relay_run()s it or starts dialing.
+// Not started and not watched: the caller keeps its prefixes (relay_keep), adds the fds to the set (events_watch),
+// then relay_run()s it or starts dialing.
 relay_t *relay_create(relay_env_t *e, double id, int client_fd, int upstream_fd, uint64_t idle_ms, int *rc) {
   *rc = 0;
-  if (e->closing) { *rc = -ESHUTDOWN; return NULL; }
+  if (e->closing || e->epfd < 0) { *rc = -ESHUTDOWN; return NULL; }
   relay_t *r = calloc(1, sizeof(relay_t));
   if (r == NULL) { *rc = -ENOMEM; return NULL; }
   r->e = e;
-  for (int i = 0; i < 2; i++) r->d[i].pipe[0] = r->d[i].pipe[1] = -1;
-  r->fd[0] = client_fd;
-  r->fd[1] = upstream_fd;
-  *rc = uv_poll_init_socket(e->loop, &r->poll[0], r->fd[0]);
-  if (*rc != 0) {
+  if ((*rc = events_slot_take(r)) != 0) {
     free(r);
     return NULL;
   }
-  *rc = uv_poll_init_socket(e->loop, &r->poll[1], r->fd[1]);
-  if (*rc != 0) {
-    // poll[0] is a live handle now: it closes through the loop, which frees the relay
-    r->poll[0].data = r;
-    r->closes = 1;
-    e->handles_open++;
-    uv_close((uv_handle_t *)&r->poll[0], on_closed);
-    return NULL;
-  }
+  for (int i = 0; i < 2; i++) r->d[i].pipe[0] = r->d[i].pipe[1] = -1;
+  r->fd[0] = client_fd;
+  r->fd[1] = upstream_fd;
+  r->can_write[0] = r->can_write[1] = 1; // until a send says otherwise
   uv_timer_init(e->loop, &r->timer);
   r->id = id;
-  r->poll[0].data = r->poll[1].data = r->timer.data = r;
+  r->timer.data = r;
   r->idle_ms = idle_ms > 0 ? idle_ms : 1;
   r->last_active = uv_now(e->loop);
   r->next = e->head;
@@ -365,13 +356,11 @@ relay_t *relay_create(relay_env_t *e, double id, int client_fd, int upstream_fd,
   return r;
 }
 
-// Both fds connected: the idle timer, the kept prefixes first, then the polls the directions want.
+// Both fds connected and watched: the idle timer, the kept prefixes first, then whatever the sockets have reported.
 void relay_run(relay_t *r) {
   r->last_active = uv_now(r->e->loop);
   uv_timer_start(&r->timer, relay_on_timer, r->idle_ms, 0);
-  if (r->d[0].len > 0 && dir_flush(r, 0) != 0) relay_finish(r, END_UPSTREAM_RESET);
-  else if (r->d[1].len > 0 && dir_flush(r, 1) != 0) relay_finish(r, END_CLIENT_CLOSED);
-  else settle(r);
+  relay_step(r);
 }
 
 // Two connected fds from JavaScript: relays dups of them (Node closes its own).
@@ -394,7 +383,10 @@ int relay_start(relay_env_t *e, double id, int client_fd, int upstream_fd, uint6
     close(ufd);
     return rc;
   }
-  if ((rc = relay_keep(&r->d[0], to_upstream, to_upstream_len)) != 0 || (rc = relay_keep(&r->d[1], to_client, to_client_len)) != 0) {
+  r->shared_fds = 1;
+  r->out_watched[0] = r->out_watched[1] = 1;
+  if ((rc = relay_keep(&r->d[0], to_upstream, to_upstream_len)) != 0 || (rc = relay_keep(&r->d[1], to_client, to_client_len)) != 0
+      || (rc = events_watch(r, 0, WATCH_ALL, EPOLL_CTL_ADD)) != 0 || (rc = events_watch(r, 1, WATCH_ALL, EPOLL_CTL_ADD)) != 0) {
     // the relay owns the dups now; it ends at once, and JavaScript falls back on its own sockets
     drop_buffers(r);
     r->quiet = 1; // no record for a relay JavaScript never saw start

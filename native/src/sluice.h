@@ -6,6 +6,7 @@
 #define SLUICE_H
 
 #include <stdint.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <uv.h>
 #include <node_api.h>
@@ -63,6 +64,14 @@ typedef struct relay_env_s {
   size_t queue_len, queue_cap;
   uv_check_t flush;         // runs once per loop turn while records wait
   int flush_active;
+  // events.c: the relays' sockets in one epoll set, and the relays that run again next turn
+  int epfd;
+  uv_poll_t events_h;
+  uv_idle_t again_h;
+  struct relay_s *again_head;
+  struct relay_s **slots;   // by slot: the relay an event names, with its generation (gens)
+  uint32_t *gens, *free_slots;
+  uint32_t nslots, nfree;
   struct relay_s *head;     // live relays, dialing or relaying (doubly linked)
   size_t live;
   struct listener_s *listeners;
@@ -93,9 +102,15 @@ typedef struct relay_s {
   struct relay_s *prev, *next;
   double id;
   int fd[2];                 // 0 client, 1 upstream (owned: dups of Node's, or accepted and dialed here)
-  uv_poll_t poll[2];
   uv_timer_t timer;          // the connect timeout while dialing, then the idle timer
-  int mask[2];
+  // What each socket last reported (edge-triggered: kept until a read or write says otherwise)
+  uint8_t can_read[2], can_write[2];
+  uint8_t hup[2];            // its FIN or error is known: read on until recv says 0 or fails
+  uint8_t out_watched[2];    // EPOLLOUT is in its interest (the client's is added at its first full send buffer)
+  uint8_t shared_fds;        // dups of Node's fds (relay_start): taken out of the set explicitly
+  uint8_t slotted, queued;
+  uint32_t slot;
+  struct relay_s *again_next;
   uint64_t idle_ms, last_active;
   dir_t d[2];                // d[0] client → upstream, d[1] upstream → client
   double base_from, base_to; // bytes JavaScript moved before the hand-over
@@ -122,9 +137,10 @@ typedef struct listener_s {
 relay_t *relay_create(relay_env_t *e, double id, int client_fd, int upstream_fd, uint64_t idle_ms, int *rc);
 int relay_keep(dir_t *d, const char *p, size_t n);
 void relay_run(relay_t *r);
+void relay_step(relay_t *r);
+void relay_on_event(relay_t *r, int k, uint32_t events);
 void relay_finish(relay_t *r, int reason);
 void relay_on_timer(uv_timer_t *t);
-int relay_set_mask(relay_t *r, int k, int want);
 int relay_start(relay_env_t *e, double id, int client_fd, int upstream_fd, uint64_t idle_ms,
                 const char *to_upstream, size_t to_upstream_len, int client_ended,
                 const char *to_client, size_t to_client_len, double base_from_client, double base_to_client);
@@ -138,13 +154,27 @@ void env_call(relay_env_t *e, napi_ref fn, size_t argc, napi_value *argv);
 int dial_start(relay_env_t *e, double id, int client_fd, const char *ip, int port, uint64_t timeout_ms, uint64_t idle_ms,
                const char *to_upstream, size_t to_upstream_len);
 int dial_again(relay_env_t *e, double id, const char *ip, int port, uint64_t timeout_ms);
-void dial_on_poll(relay_t *r, int k, int status, int events);
+void dial_on_event(relay_t *r, int k, uint32_t events);
 void dial_on_timer(relay_t *r);
 
 // listen.c
 int listen_start(relay_env_t *e, double id, int fd);
 int listen_stop(relay_env_t *e, double id);
 void listen_close_all(relay_env_t *e);
+
+// events.c
+// What a socket is watched for: the client while dialing and relaying until its send buffer first fills, and the
+// rest (the upstream from its connect on).
+#define WATCH_IN (EPOLLIN | EPOLLRDHUP | EPOLLET)
+#define WATCH_ALL (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+int events_init(relay_env_t *e);
+void events_close(relay_env_t *e);
+int events_slot_take(relay_t *r);
+void events_slot_release(relay_t *r);
+int events_watch(relay_t *r, int k, uint32_t interest, int op);
+void events_unwatch(relay_t *r, int k);
+void events_again(relay_t *r);
+void events_forget(relay_t *r);
 
 // pipes.c
 int pipe_get(pipe_pool_t *p, int out[2]);
