@@ -115,7 +115,6 @@ typedef struct relay_s {
   dir_t d[2];                // d[0] client → upstream, d[1] upstream → client
   double base_from, base_to; // bytes JavaScript moved before the hand-over
   int reason;
-  int closes;                // uv handles still closing
   uint8_t dialing;           // fd[1] is connecting (dial.c)
   uint8_t quiet;             // ends without a record (JavaScript never saw it start)
   uint64_t dial_started;     // uv_hrtime() of this attempt

@@ -98,12 +98,18 @@ let nativeWhy = '';
 function loadNative(): Native | undefined {
   if (native === undefined && nativeWhy === '') {
     const l = loadAddon();
+    let why = l.ok ? '' : l.why;
     if (l.ok) {
-      native = new Native(l.addon);
-      relayer = new NativeRelay(native);
-    } else {
-      nativeWhy = l.why;
-      log.warn({ why: l.why }, 'native relay unavailable; the TypeScript relay runs');
+      try {
+        native = new Native(l.addon);
+        relayer = new NativeRelay(native);
+      } catch (err) {
+        why = `the addon did not start: ${(err as Error).message}`; // e.g. no epoll set (out of fds)
+      }
+    }
+    if (why !== '') {
+      nativeWhy = why;
+      log.warn({ why }, 'native relay unavailable; the TypeScript relay runs');
     }
   }
   return native;
