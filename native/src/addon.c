@@ -1,6 +1,6 @@
 // The Node-API face of the native data path: one instance per worker (napi_set_instance_data), torn down with the
 // worker (an async cleanup hook closes every listener's and relay's handles and fds before the loop goes away).
-//   init(onEnd, records, onAccept, onDial)
+//   init(onEnd, records, onAccept, onDial, onUdp)
 //                          onEnd(n) is called once per loop turn with n records in `records` (Float64Array,
 //                          RECORD_FIELDS doubles each: id, code, a, b). Code 0: the dial of session id connected,
 //                          a = connect time in ms; else the session ended: code = END_*, a = bytes from the client,
@@ -16,6 +16,13 @@
 //   dial(id, clientFd, ip, port, connectTimeoutMs, idleMs, toUpstream) → 0 | -errno (then the fd is the relay's)
 //   redial(id, ip, port, connectTimeoutMs) → 0 | -errno    only from inside onDial(id)
 //   closeFd(fd) → 0 | -errno   (after init)
+//   udpListen(listenerId, fd) → 0 | -errno   datagrams on a dup of this bound UDP socket from now on (udp.c); a new
+//                          client's first datagram calls onUdp(listenerId, sessionId, remoteAddr, remotePort,
+//                          localAddr, localPort), which answers (then or later) with
+//   udpOpen(sessionId, ip, port, idleMs) → 0 | -errno   or   udpEnd(sessionId) → [bytes from, bytes to] | null
+//                          a session the addon ends (idle, ICMP refused, unlisten) sends a record, as TCP's do
+//   udpUnlisten(listenerId) → 0 | -ENOENT  (its sessions end with END_SHUTDOWN)
+//   udpDrops() → [queue full, send queue full, table full]
 //   endAll(reason) → how many relays (dialing or relaying) it ended
 #include <errno.h>
 #include <stdlib.h>
@@ -34,6 +41,7 @@ static void on_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
   (void)handle;
   e->closing = 1;
   listen_close_all(e);
+  udp_close_all(e);
   relay_end_all(e, END_SHUTDOWN);
   events_close(e);
   pipe_pool_close(&e->pipes);
@@ -61,8 +69,8 @@ static relay_env_t *get_env(napi_env env) {
 }
 
 static napi_value js_init(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4], recv;
+  size_t argc = 5;
+  napi_value argv[5], recv;
   CHECK(napi_get_cb_info(env, info, &argc, argv, &recv, NULL));
   if (get_env(env) != NULL) {
     napi_throw_error(env, NULL, "sluice native: init called twice in one worker");
@@ -73,9 +81,9 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
   void *data;
   napi_value ab;
   size_t offset;
-  if (argc < 4 || napi_get_typedarray_info(env, argv[1], &type, &length, &data, &ab, &offset) != napi_ok || type != napi_float64_array
+  if (argc < 5 || napi_get_typedarray_info(env, argv[1], &type, &length, &data, &ab, &offset) != napi_ok || type != napi_float64_array
       || length < RECORD_FIELDS) {
-    napi_throw_type_error(env, NULL, "init(onEnd, records: Float64Array, onAccept, onDial)");
+    napi_throw_type_error(env, NULL, "init(onEnd, records: Float64Array, onAccept, onDial, onUdp)");
     return NULL;
   }
   relay_env_t *e = calloc(1, sizeof(relay_env_t));
@@ -90,6 +98,7 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
   CHECK(napi_create_reference(env, argv[1], 1, &e->records_ref));
   CHECK(napi_create_reference(env, argv[2], 1, &e->on_accept));
   CHECK(napi_create_reference(env, argv[3], 1, &e->on_dial));
+  CHECK(napi_create_reference(env, argv[4], 1, &e->on_udp));
   napi_value obj, name;
   CHECK(napi_create_object(env, &obj));
   CHECK(napi_create_reference(env, obj, 1, &e->receiver));
@@ -222,6 +231,64 @@ static napi_value js_end_all(napi_env env, napi_callback_info info) {
   return int_result(env, (int)relay_end_all(e, (int)reason));
 }
 
+static napi_value js_udp_listen(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  relay_env_t *e = call_args(env, info, 2, argv);
+  double id, fd;
+  if (e == NULL || !arg_double(env, argv[0], &id) || !arg_double(env, argv[1], &fd)) return usage(env, "udpListen(listenerId, fd) after init");
+  return int_result(env, udp_listen(e, id, (int)fd));
+}
+
+static napi_value js_udp_unlisten(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  relay_env_t *e = call_args(env, info, 1, argv);
+  double id;
+  if (e == NULL || !arg_double(env, argv[0], &id)) return usage(env, "udpUnlisten(listenerId) after init");
+  return int_result(env, udp_unlisten(e, id));
+}
+
+static napi_value js_udp_open(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  relay_env_t *e = call_args(env, info, 4, argv);
+  double id, port, idle;
+  char ip[64];
+  if (e == NULL || !arg_double(env, argv[0], &id) || !arg_ip(env, argv[1], ip, sizeof ip) || !arg_double(env, argv[2], &port)
+      || !arg_double(env, argv[3], &idle)) {
+    return usage(env, "udpOpen(sessionId, ip, port, idleMs) after init");
+  }
+  return int_result(env, udp_open(e, id, ip, (int)port, at_least_1ms(idle)));
+}
+
+static napi_value js_udp_end(napi_env env, napi_callback_info info) {
+  napi_value argv[1], out, v;
+  relay_env_t *e = call_args(env, info, 1, argv);
+  double id, from = 0, to = 0;
+  if (e == NULL || !arg_double(env, argv[0], &id)) return usage(env, "udpEnd(sessionId) after init");
+  if (udp_end(e, id, &from, &to) != 0) {
+    CHECK(napi_get_null(env, &out));
+    return out;
+  }
+  CHECK(napi_create_array_with_length(env, 2, &out));
+  CHECK(napi_create_double(env, from, &v));
+  CHECK(napi_set_element(env, out, 0, v));
+  CHECK(napi_create_double(env, to, &v));
+  CHECK(napi_set_element(env, out, 1, v));
+  return out;
+}
+
+// [queue full, send queue full, table full]: datagrams dropped natively since init.
+static napi_value js_udp_drops(napi_env env, napi_callback_info info) {
+  napi_value argv[1], out, v;
+  relay_env_t *e = call_args(env, info, 0, argv);
+  if (e == NULL) return usage(env, "udpDrops() after init");
+  CHECK(napi_create_array_with_length(env, 3, &out));
+  for (uint32_t i = 0; i < 3; i++) {
+    CHECK(napi_create_double(env, e->udp_drops[i], &v));
+    CHECK(napi_set_element(env, out, i, v));
+  }
+  return out;
+}
+
 static napi_value module_init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "init", NULL, js_init, NULL, NULL, NULL, napi_enumerable, NULL },
@@ -232,6 +299,11 @@ static napi_value module_init(napi_env env, napi_value exports) {
     { "dial", NULL, js_dial, NULL, NULL, NULL, napi_enumerable, NULL },
     { "redial", NULL, js_redial, NULL, NULL, NULL, napi_enumerable, NULL },
     { "closeFd", NULL, js_close_fd, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "udpListen", NULL, js_udp_listen, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "udpUnlisten", NULL, js_udp_unlisten, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "udpOpen", NULL, js_udp_open, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "udpEnd", NULL, js_udp_end, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "udpDrops", NULL, js_udp_drops, NULL, NULL, NULL, napi_enumerable, NULL },
   };
   CHECK(napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props));
   return exports;

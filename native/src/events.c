@@ -11,7 +11,6 @@
 //     `again` and run on the next loop turn (an idle handle keeps the loop from blocking meanwhile).
 #define _GNU_SOURCE
 #include <errno.h>
-#include <stdlib.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 #include "sluice.h"
@@ -47,50 +46,21 @@ void events_close(relay_env_t *e) {
   uv_close((uv_handle_t *)&e->again_h, on_handle_closed);
   close(e->epfd);
   e->epfd = -1;
-  free(e->slots);
-  free(e->gens);
-  free(e->free_slots);
-  e->slots = NULL;
-  e->gens = e->free_slots = NULL;
-  e->nslots = e->nfree = 0;
+  slots_free(&e->relays);
 }
 
 // A slot for a new relay: 0, or -ENOMEM.
 int events_slot_take(relay_t *r) {
-  relay_env_t *e = r->e;
-  if (e->nfree > 0) {
-    r->slot = e->free_slots[--e->nfree];
-  } else {
-    if (e->nslots == UINT32_MAX / 2) return -ENOMEM;
-    uint32_t cap = e->nslots == 0 ? 256 : e->nslots * 2;
-    relay_t **slots = realloc(e->slots, cap * sizeof *slots);
-    if (slots == NULL) return -ENOMEM;
-    e->slots = slots;
-    uint32_t *gens = realloc(e->gens, cap * sizeof *gens);
-    if (gens == NULL) return -ENOMEM;
-    e->gens = gens;
-    uint32_t *free_slots = realloc(e->free_slots, cap * sizeof *free_slots);
-    if (free_slots == NULL) return -ENOMEM;
-    e->free_slots = free_slots;
-    for (uint32_t s = e->nslots; s < cap; s++) e->gens[s] = 0;
-    // the new slots, highest first, so the lowest is taken next
-    for (uint32_t s = cap; s > e->nslots + 1; s--) e->free_slots[e->nfree++] = s - 1;
-    r->slot = e->nslots;
-    e->nslots = cap;
-  }
-  e->slots[r->slot] = r;
-  r->slotted = 1;
-  return 0;
+  int rc = slots_take(&r->e->relays, r, &r->slot);
+  if (rc == 0) r->slotted = 1;
+  return rc;
 }
 
 // The relay ended: its events still queued (this batch or later) no longer match.
 void events_slot_release(relay_t *r) {
-  relay_env_t *e = r->e;
-  if (!r->slotted || e->slots == NULL) return;
+  if (!r->slotted) return;
   r->slotted = 0;
-  e->slots[r->slot] = NULL;
-  e->gens[r->slot] = (e->gens[r->slot] + 1) & 0x7fffffffu;
-  e->free_slots[e->nfree++] = r->slot;
+  slots_release(&r->e->relays, r->slot);
 }
 
 // Adds (or, op EPOLL_CTL_MOD, changes) socket k of relay r in the set. 0 or -errno.
@@ -98,7 +68,7 @@ int events_watch(relay_t *r, int k, uint32_t interest, int op) {
   relay_env_t *e = r->e;
   struct epoll_event ev;
   ev.events = interest;
-  ev.data.u64 = ((uint64_t)r->slot << 32) | ((uint64_t)e->gens[r->slot] << 1) | (uint64_t)k;
+  ev.data.u64 = ((uint64_t)r->slot << 32) | ((uint64_t)e->relays.gens[r->slot] << 1) | (uint64_t)k;
   return epoll_ctl(e->epfd, op, r->fd[k], &ev) == 0 ? 0 : -errno;
 }
 
@@ -117,8 +87,8 @@ static void on_events(uv_poll_t *h, int status, int events) {
   for (int i = 0; i < n && !e->closing; i++) {
     uint64_t tag = evs[i].data.u64;
     uint32_t slot = (uint32_t)(tag >> 32), gen = (uint32_t)(tag >> 1) & 0x7fffffffu;
-    if (slot >= e->nslots || e->gens[slot] != gen || e->slots[slot] == NULL) continue; // an ended relay's
-    relay_on_event(e->slots[slot], (int)(tag & 1), evs[i].events);
+    relay_t *r = slots_get(&e->relays, slot, gen);
+    if (r != NULL) relay_on_event(r, (int)(tag & 1), evs[i].events); // else an ended relay's
   }
 }
 

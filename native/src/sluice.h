@@ -40,6 +40,15 @@ enum {
 // End records batched back to JavaScript per flush: 4 doubles each (id, reason, from client, to client).
 #define RECORD_FIELDS 4
 
+// slots.c: objects by (slot, generation)
+#define SLOTS_MAX (1u << 24)
+#define SLOT_GEN_MASK 0x7fffffffu
+typedef struct slot_table_s {
+  void **items;
+  uint32_t *gens, *free_slots;
+  uint32_t n, nfree;
+} slot_table_t;
+
 typedef struct pipe_pool_s {
   int fds[PIPE_POOL_MAX][2];
   int count;     // pooled and idle
@@ -55,6 +64,7 @@ typedef struct relay_env_s {
   napi_ref on_end;          // JS function(count): reads `records`
   napi_ref on_accept;       // JS function(listenerId, fd, remoteAddr, remotePort, localAddr, localPort)
   napi_ref on_dial;         // JS function(id, code): a dial failed; may call redial(id, ...) before it returns
+  napi_ref on_udp;          // JS function(listenerId, sessionId, remoteAddr, remotePort, localAddr, localPort)
   napi_ref receiver;        // a real object as `this` (undefined silently does nothing with napi_make_callback)
   napi_async_context async_ctx;
   napi_ref records_ref;     // Float64Array shared with JS
@@ -69,9 +79,12 @@ typedef struct relay_env_s {
   uv_poll_t events_h;
   uv_idle_t again_h;
   struct relay_s *again_head;
-  struct relay_s **slots;   // by slot: the relay an event names, with its generation (gens)
-  uint32_t *gens, *free_slots;
-  uint32_t nslots, nfree;
+  slot_table_t relays;      // by slot: the relay an event names, with its generation
+  // udp.c
+  struct udp_listener_s *udp_listeners;
+  slot_table_t udp;         // sessions by id
+  char *udp_buf;            // one batch of datagrams
+  double udp_drops[3];      // UDP_DROP_*
   struct relay_s *head;     // live relays, dialing or relaying (doubly linked)
   size_t live;
   struct listener_s *listeners;
@@ -174,6 +187,20 @@ int events_watch(relay_t *r, int k, uint32_t interest, int op);
 void events_unwatch(relay_t *r, int k);
 void events_again(relay_t *r);
 void events_forget(relay_t *r);
+
+// udp.c
+enum { UDP_DROP_QUEUE_FULL = 0, UDP_DROP_SEND_FULL = 1, UDP_DROP_TABLE_FULL = 2 };
+int udp_listen(relay_env_t *e, double id, int fd);
+int udp_unlisten(relay_env_t *e, double id);
+int udp_open(relay_env_t *e, double id, const char *ip, int port, uint64_t idle_ms);
+int udp_end(relay_env_t *e, double id, double *from, double *to);
+void udp_close_all(relay_env_t *e);
+
+// slots.c
+int slots_take(slot_table_t *t, void *item, uint32_t *slot);
+void slots_release(slot_table_t *t, uint32_t slot);
+void *slots_get(const slot_table_t *t, uint32_t slot, uint32_t gen);
+void slots_free(slot_table_t *t);
 
 // pipes.c
 int pipe_get(pipe_pool_t *p, int out[2]);

@@ -87,8 +87,21 @@ const udpDeps: UdpDeps = {
     logged(rec, run);
   },
   onDrop: (why) => { stats.udpDrops[why]++; },
+  native: () => (nativeWanted ? loadNative() : undefined),
 };
 let stopping = false;
+
+/** Datagrams dropped here and in the addon (native UDP listeners), by cause. */
+function udpDrops(): typeof stats.udpDrops {
+  const d = { ...stats.udpDrops };
+  const n = native?.udpDrops();
+  if (n !== undefined) {
+    d.queue_full += n.queue_full;
+    d.send_queue_full += n.send_queue_full;
+    d.table_full += n.table_full;
+  }
+  return d;
+}
 
 /** sluice.native_relay: the addon is loaded the first time it is wanted, once per worker. */
 let nativeWanted = init.nativeRelay === 'auto';
@@ -407,7 +420,7 @@ port.on('message', (m: ToWorker) => {
       break;
     }
     case 'stats':
-      send({ type: 'stats', requestId: m.requestId, stats: { sessions: stats.sessions, active: sessions.size, rejectedMaxConn: stats.rejectedMaxConn, udpSessions: stats.udpSessions, udpDrops: { ...stats.udpDrops }, allUnhealthyPicks: allUnhealthyPicks(), byReason: { ...stats.byReason }, nativeRelay: nativeState(), nativeRelayed: stats.nativeRelayed, nativeAccepted: stats.nativeAccepted } });
+      send({ type: 'stats', requestId: m.requestId, stats: { sessions: stats.sessions, active: sessions.size, rejectedMaxConn: stats.rejectedMaxConn, udpSessions: stats.udpSessions, udpDrops: udpDrops(), allUnhealthyPicks: allUnhealthyPicks(), byReason: { ...stats.byReason }, nativeRelay: nativeState(), nativeRelayed: stats.nativeRelayed, nativeAccepted: stats.nativeAccepted } });
       break;
   }
 });

@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 export interface NativeAddon {
   init(onEnd: (n: number) => void, records: Float64Array,
     onAccept: (listenerId: number, fd: number, remoteAddr: string, remotePort: number, localAddr: string, localPort: number) => void,
-    onDial: (id: number, code: number) => void): void;
+    onDial: (id: number, code: number) => void,
+    onUdp: (listenerId: number, sessionId: number, remoteAddr: string, remotePort: number, localAddr: string, localPort: number) => void): void;
   relay(id: number, clientFd: number, upstreamFd: number, idleMs: number, toUpstream: Buffer | undefined, clientEnded: boolean,
     toClient: Buffer | undefined, baseFromClient: number, baseToClient: number): number;
   listen(listenerId: number, fd: number): number;
@@ -17,6 +18,11 @@ export interface NativeAddon {
   redial(id: number, ip: string, port: number, connectTimeoutMs: number): number;
   closeFd(fd: number): number;
   endAll(reason: number): number;
+  udpListen(listenerId: number, fd: number): number;
+  udpUnlisten(listenerId: number): number;
+  udpOpen(sessionId: number, ip: string, port: number, idleMs: number): number;
+  udpEnd(sessionId: number): [number, number] | null;
+  udpDrops(): [number, number, number];
 }
 
 export type Loaded = { readonly ok: true; readonly addon: NativeAddon } | { readonly ok: false; readonly why: string };

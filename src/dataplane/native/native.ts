@@ -25,11 +25,15 @@ export interface NativeSink {
 /** A connection the addon accepted: the fd is the handler's (dial it, close it, or wrap it in a net.Socket). */
 export type AcceptHandler = (fd: number, remoteAddr: string, remotePort: number, localAddr: string, localPort: number) => void;
 
+/** A new client on a native UDP listener: its session waits (datagrams queued) for Native#udpOpen or #udpEnd. */
+export type UdpHandler = (sessionId: number, remoteAddr: string, remotePort: number, localAddr: string, localPort: number) => void;
+
 export class Native {
   readonly #addon: NativeAddon;
   readonly #records = new Float64Array(BATCH * FIELDS);
   readonly #sinks = new Map<number, NativeSink>();
   readonly #listeners = new Map<number, AcceptHandler>();
+  readonly #udpListeners = new Map<number, UdpHandler>();
   #nextId = 1;
   #nextListener = 1;
 
@@ -37,7 +41,12 @@ export class Native {
     this.#addon = addon;
     addon.init((n) => this.#flushed(n), this.#records,
       (lid, fd, ra, rp, la, lp) => this.#accepted(lid, fd, ra, rp, la, lp),
-      (id, code) => this.#sinks.get(id)?.dialFailed(code));
+      (id, code) => this.#sinks.get(id)?.dialFailed(code),
+      (lid, sid, ra, rp, la, lp) => {
+        const h = this.#udpListeners.get(lid);
+        if (h !== undefined) h(sid, ra, rp, la, lp);
+        else addon.udpEnd(sid);
+      });
   }
 
   #flushed(n: number): void {
@@ -98,6 +107,41 @@ export class Native {
   redial(id: number, ip: string, port: number, timeoutMs: number): number { return this.#addon.redial(id, ip, port, timeoutMs); }
 
   closeFd(fd: number): void { this.#addon.closeFd(fd); }
+
+  /** Takes a dup of this bound UDP socket (the caller closes Node's). A listener id, or -errno. */
+  udpListen(fd: number, onSession: UdpHandler): number {
+    const lid = this.#nextListener++;
+    const rc = this.#addon.udpListen(lid, fd);
+    if (rc !== 0) return rc;
+    this.#udpListeners.set(lid, onSession);
+    return lid;
+  }
+
+  /** Stops the listener; its sessions end (Shutdown records). */
+  udpUnlisten(lid: number): void {
+    this.#udpListeners.delete(lid);
+    this.#addon.udpUnlisten(lid);
+  }
+
+  /** Connects a waiting UDP session to ip:port and sends what waited; `sink` hears its end. 0 or -errno. */
+  udpOpen(sink: NativeSink, sessionId: number, ip: string, port: number, idleMs: number): number {
+    const rc = this.#addon.udpOpen(sessionId, ip, port, idleMs);
+    if (rc === 0) this.#sinks.set(sessionId, sink);
+    return rc;
+  }
+
+  /** Ends a UDP session (waiting or open) with no record: its byte counts, or undefined if it had ended. */
+  udpEnd(sessionId: number): { from: number; to: number } | undefined {
+    this.#sinks.delete(sessionId);
+    const r = this.#addon.udpEnd(sessionId);
+    return r === null ? undefined : { from: r[0], to: r[1] };
+  }
+
+  /** Datagrams the addon dropped since it started, by cause. */
+  udpDrops(): { queue_full: number; send_queue_full: number; table_full: number } {
+    const [q, s, t] = this.#addon.udpDrops();
+    return { queue_full: q, send_queue_full: s, table_full: t };
+  }
 
   /** Ends every native session now (a worker stopping): each reports Shutdown. */
   endAll(): number { return this.#addon.endAll(NATIVE_SHUTDOWN); }

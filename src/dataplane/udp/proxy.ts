@@ -9,6 +9,10 @@
 // - the kernel send queue of a socket: past SEND_QUEUE_CAP bytes datagrams are dropped instead of queued in memory;
 // - the listener's kernel receive queue: LISTENER_RCVBUF bytes (capped by net.core.rmem_max).
 // A config change applies to new sessions; an existing session keeps its route and node until it ends.
+// On the native path (the addon loaded, sluice.native_relay not off) the datagrams never reach JavaScript: the addon
+// (native/src/udp.c) holds the sessions' sockets and queues, and asks here once per new client (#openNative), which
+// decides as below and answers with udpOpen or udpEnd; each session's end comes back as a record. It reads each
+// datagram's destination (IP_PKTINFO), so server_addr applies on wildcard listeners too, and replies leave from it.
 // Expected failures (no route, no node, ICMP refused) are counted values; nothing throws out of here.
 import { createSocket, type RemoteInfo, type Socket as DgramSocket } from 'node:dgram';
 import { isIP } from 'node:net';
@@ -25,6 +29,8 @@ import { PluginRun, runPreread } from '../phases/plugins.ts';
 import type { PluginEnv, PluginVerdict, PrereadSession } from '../../plugins/plugin.ts';
 import { liveVariable, type LiveVars } from '../session/vars.ts';
 import { udpRecord, type UdpEnd } from '../session/record.ts';
+import type { Native, NativeSink } from '../native/native.ts';
+import type { RelayResult } from '../phases/relay.ts';
 import type { AccessRecord } from '../../observe/access-log.ts';
 
 export const QUEUE_CAP = 64;
@@ -43,7 +49,10 @@ export class UdpSession {
   readonly route: CompiledRoute;
   readonly upstream: CompiledUpstream;
   readonly node: UpstreamNode;
-  readonly socket: DgramSocket;
+  /** Its upstream socket on the JavaScript path (the addon holds it on the native path). */
+  readonly socket: DgramSocket | undefined;
+  /** Its id in the addon (native path). */
+  readonly nativeId: number | undefined;
   readonly startedAt: number;
   readonly idleMs: number;
   lastActive: number;
@@ -57,11 +66,12 @@ export class UdpSession {
   endReason: EndReason | undefined;
   readonly plugins: PluginRun | undefined;
 
-  constructor(key: string, rinfo: RemoteInfo, route: CompiledRoute, up: CompiledUpstream, node: UpstreamNode, socket: DgramSocket, now: number, idleMs: number, plugins: PluginRun | undefined) {
+  constructor(key: string, client: Client, route: CompiledRoute, up: CompiledUpstream, node: UpstreamNode, socket: DgramSocket | undefined, now: number, idleMs: number, plugins: PluginRun | undefined) {
     this.key = key;
     this.plugins = plugins;
-    this.clientAddr = rinfo.address;
-    this.clientPort = rinfo.port;
+    this.clientAddr = client.address;
+    this.clientPort = client.port;
+    this.nativeId = client.nativeId;
     this.serverAddr = '';
     this.serverPort = 0;
     this.route = route;
@@ -82,6 +92,16 @@ export class UdpSession {
   }
 }
 
+/** A new client: its address, the address it sent to, and (native path) the addon's session id. */
+interface Client {
+  readonly key: string;
+  readonly address: string;
+  readonly port: number;
+  readonly serverAddr: string;
+  readonly serverPort: number;
+  readonly nativeId: number | undefined;
+}
+
 export interface UdpDeps {
   readonly runtime: Runtime;
   readonly nodes: NodeTable;
@@ -98,12 +118,23 @@ export interface UdpDeps {
   /** A session ended (or was refused by a plugin before it opened): its record, and its plugins' run. */
   readonly onEnd: (r: AccessRecord, run: PluginRun | undefined, listener: string) => void;
   readonly onDrop: (why: 'no_route' | 'no_node' | 'queue_full' | 'table_full' | 'send_queue_full') => void;
+  /** The addon, when UDP listeners should use it. */
+  readonly native: () => Native | undefined;
+}
+
+/** Node's UDP handle behind a dgram socket (internal, stable in practice: native-notes.md) — for its fd. */
+function dgramFd(sock: DgramSocket): number | undefined {
+  const state = Object.getOwnPropertySymbols(sock).find((k) => k.description === 'state symbol');
+  const handle = state !== undefined ? (sock as unknown as Record<symbol, { handle?: { fd?: unknown } } | undefined>)[state]?.handle : undefined;
+  return typeof handle?.fd === 'number' && handle.fd >= 0 ? handle.fd : undefined;
 }
 
 export class UdpListener {
   readonly addr: string;
   readonly socket: DgramSocket;
   readonly #deps: UdpDeps;
+  /** The addon and this listener's id in it (native path). */
+  #native: { n: Native; lid: number } | undefined;
   readonly #sessions = new Map<string, UdpSession>();
   /** Clients whose first datagram waits for an asynchronous plugin (limit-conn's delay): their datagrams, bounded. */
   readonly #pending = new Map<string, Buffer[]>();
@@ -142,6 +173,16 @@ export class UdpListener {
     }
     const l = new UdpListener(spec, sock, deps);
     l.#serverPort = sock.address().port;
+    const n = deps.native();
+    const fd = n !== undefined ? dgramFd(sock) : undefined;
+    if (n !== undefined && fd !== undefined) {
+      const lid = n.udpListen(fd, (sid, ra, rp, la, lp) => l.#openNative(sid, ra, rp, la, lp));
+      if (lid > 0) {
+        l.#native = { n, lid };
+        sock.close(); // its fd; the addon holds a dup, still in the port's SO_REUSEPORT group
+        return l;
+      }
+    }
     sock.on('message', (msg, rinfo) => l.#onClientDatagram(msg, rinfo));
     sock.on('error', () => { /* per-datagram send errors: the datagram is lost, as UDP allows */ });
     l.#sweep = setInterval(() => l.#expire(), SWEEP_MS);
@@ -163,7 +204,18 @@ export class UdpListener {
     this.#closed = true;
     if (this.#sweep !== undefined) clearInterval(this.#sweep);
     for (const s of [...this.#sessions.values()]) this.#end(s, 'Shutdown');
-    try { this.socket.close(); } catch { /* already closed */ }
+    if (this.#native !== undefined) this.#native.n.udpUnlisten(this.#native.lid);
+    else try { this.socket.close(); } catch { /* already closed */ }
+  }
+
+  /** Native path: a new client's first datagram waits in the addon for this answer. */
+  #openNative(sid: number, address: string, port: number, serverAddr: string, serverPort: number): void {
+    const n = this.#native?.n;
+    if (n === undefined) return;
+    const client: Client = { key: `#${sid}`, address, port, serverAddr, serverPort, nativeId: sid };
+    // opened by #start (udpOpen); refused, unroutable or waiting for a plugin: it stays or is ended here
+    const s = this.#open(client, this.#deps.now(), undefined);
+    if (s === undefined && !this.#pending.has(client.key)) n.udpEnd(sid);
   }
 
   #onClientDatagram(msg: Buffer, rinfo: RemoteInfo): void {
@@ -177,7 +229,7 @@ export class UdpListener {
         else this.#deps.onDrop('queue_full');
         return;
       }
-      s = this.#open(key, rinfo, now, msg);
+      s = this.#open({ key, address: rinfo.address, port: rinfo.port, serverAddr: this.#serverAddr, serverPort: this.#serverPort, nativeId: undefined }, now, msg);
       if (s === undefined) return;
     }
     s.lastActive = now;
@@ -196,79 +248,86 @@ export class UdpListener {
   }
 
   #sendUp(s: UdpSession, msg: Buffer): void {
-    if (s.socket.getSendQueueSize() > SEND_QUEUE_CAP) {
+    const sock = s.socket;
+    if (sock === undefined) return;
+    if (sock.getSendQueueSize() > SEND_QUEUE_CAP) {
       s.dropped++;
       this.#deps.onDrop('send_queue_full');
       return;
     }
-    s.socket.send(msg);
+    sock.send(msg);
   }
 
-  #open(key: string, rinfo: RemoteInfo, now: number, first: Buffer): UdpSession | undefined {
+  /** The first datagram of a client (JavaScript path: `first`; native: it waits in the addon). */
+  #open(c: Client, now: number, first: Buffer | undefined): UdpSession | undefined {
     const d = this.#deps;
     const snap = d.runtime.current;
-    const remote = unmapV4(rinfo.address);
+    const remote = unmapV4(c.address);
     const route = snap.router.match({
-      remote: parseIp(remote), server: parseIp(this.#serverAddr), serverPort: this.#serverPort, sni: undefined, sniMode: 'none',
+      remote: parseIp(remote), server: parseIp(c.serverAddr), serverPort: c.serverPort, sni: undefined, sniMode: 'none',
     });
     if (route === undefined) {
       d.onDrop('no_route');
       return undefined;
     }
     const chain = route.plugins;
-    if (chain === undefined) return this.#start(key, rinfo, route, route.conf.upstreamKey, undefined, now);
+    if (chain === undefined) return this.#start(c, route, route.conf.upstreamKey, undefined, now);
     const run = new PluginRun(chain);
-    const ps = new UdpPrereadSession(remote, rinfo.port, this.#serverAddr, this.#serverPort, route, run);
+    const ps = new UdpPrereadSession(remote, c.port, c.serverAddr, c.serverPort, route, run);
     const v = runPreread(run, ps, d.plugins);
-    if (!(v instanceof Promise)) return this.#afterPlugins(key, rinfo, route, run, ps, v, now);
-    // An asynchronous plugin (limit-conn's delay): hold this client's datagrams (bounded) until it answers.
-    this.#pending.set(key, [first]);
+    if (!(v instanceof Promise)) return this.#afterPlugins(c, route, run, ps, v, now);
+    // An asynchronous plugin (limit-conn's delay): hold this client's datagrams (bounded; in the addon on the native
+    // path) until it answers.
+    this.#pending.set(c.key, first !== undefined ? [first] : []);
     void v.then((r) => {
-      const queued = this.#pending.get(key) ?? [];
-      this.#pending.delete(key);
+      const queued = this.#pending.get(c.key) ?? [];
+      this.#pending.delete(c.key);
       if (this.#closed) {
-        this.#refused(rinfo, route, run, { end: 'Shutdown' });
+        this.#refused(c, route, run, { end: 'Shutdown' });
         return;
       }
-      const later = this.#afterPlugins(key, rinfo, route, run, ps, r, this.#deps.now());
-      if (later === undefined) return;
-      for (const m of queued) this.#onClientDatagram(m, rinfo);
+      const later = this.#afterPlugins(c, route, run, ps, r, this.#deps.now());
+      if (later === undefined) {
+        if (c.nativeId !== undefined) this.#native?.n.udpEnd(c.nativeId);
+        return;
+      }
+      for (const m of queued) this.#onClientDatagram(m, { address: c.address, port: c.port, family: isIP(c.address) === 6 ? 'IPv6' : 'IPv4', size: m.length });
     });
     return undefined;
   }
 
-  #afterPlugins(key: string, rinfo: RemoteInfo, route: CompiledRoute, run: PluginRun, ps: UdpPrereadSession, v: PluginVerdict, now: number): UdpSession | undefined {
+  #afterPlugins(c: Client, route: CompiledRoute, run: PluginRun, ps: UdpPrereadSession, v: PluginVerdict, now: number): UdpSession | undefined {
     if (v !== 'continue') {
-      this.#refused(rinfo, route, run, v);
+      this.#refused(c, route, run, v);
       return undefined;
     }
-    const s = this.#start(key, rinfo, route, ps.upstreamKey, run, now);
+    const s = this.#start(c, route, ps.upstreamKey, run, now);
     // Not started (no upstream, no node, table full): what the plugins counted for it is released now.
-    if (s === undefined) this.#refused(rinfo, route, run, { end: 'NoHealthyNode' });
+    if (s === undefined) this.#refused(c, route, run, { end: 'NoHealthyNode' });
     return s;
   }
 
   /** A session that never opened: no bytes went anywhere; its record is logged and its plugins' cleanups run. */
-  #refused(rinfo: RemoteInfo, route: CompiledRoute, run: PluginRun, v: { readonly end: EndReason }): void {
+  #refused(c: Client, route: CompiledRoute, run: PluginRun, v: { readonly end: EndReason }): void {
     const now = this.#deps.now();
     const end: UdpEnd = {
-      clientAddr: unmapV4(rinfo.address), clientPort: rinfo.port, serverAddr: this.#serverAddr, serverPort: this.#serverPort,
+      clientAddr: unmapV4(c.address), clientPort: c.port, serverAddr: c.serverAddr, serverPort: c.serverPort,
       routeId: route.id, serviceId: route.conf.serviceId, upstreamAddr: undefined, bytesFromClient: 0, bytesToClient: 0, startedAt: now,
     };
     this.#deps.onEnd(udpRecord(end, v.end, now), run, this.addr);
   }
 
-  #start(key: string, rinfo: RemoteInfo, route: CompiledRoute, upstreamKey: string | undefined, run: PluginRun | undefined, now: number): UdpSession | undefined {
+  #start(c: Client, route: CompiledRoute, upstreamKey: string | undefined, run: PluginRun | undefined, now: number): UdpSession | undefined {
     const d = this.#deps;
     const snap = d.runtime.current;
-    const remote = unmapV4(rinfo.address);
+    const remote = unmapV4(c.address);
     const up = upstreamKey !== undefined ? snap.upstreams.get(upstreamKey) : undefined;
     if (up === undefined) {
       d.onDrop('no_route');
       return undefined;
     }
     const node = up.balancer.pick(
-      { remoteAddr: remote, remotePort: rinfo.port, serverAddr: this.#serverAddr, serverPort: this.#serverPort, sni: undefined, mqttClientId: undefined },
+      { remoteAddr: remote, remotePort: c.port, serverAddr: c.serverAddr, serverPort: c.serverPort, sni: undefined, mqttClientId: undefined },
       new Set(),
     );
     if (node === undefined || node.ip === undefined) {
@@ -285,14 +344,24 @@ export class UdpListener {
     }
     const t = up.conf.timeout;
     const idleMs = up.conf.timeoutSet ? Math.min(d.sessionTimeoutMs(), Math.max(t.send, t.read) * 1000) : d.sessionTimeoutMs();
-    const sock = createSocket(isIP(node.ip) === 6 ? 'udp6' : 'udp4');
-    const s = new UdpSession(key, rinfo, route, up, node, sock, now, idleMs, run);
-    s.serverAddr = this.#serverAddr;
-    s.serverPort = this.#serverPort;
-    this.#sessions.set(key, s);
+    const nat = c.nativeId !== undefined ? this.#native?.n : undefined;
+    const sock = nat === undefined ? createSocket(isIP(node.ip) === 6 ? 'udp6' : 'udp4') : undefined;
+    const s = new UdpSession(c.key, c, route, up, node, sock, now, idleMs, run);
+    s.serverAddr = c.serverAddr;
+    s.serverPort = c.serverPort;
+    if (nat !== undefined && c.nativeId !== undefined) {
+      const sink: NativeSink = { connected: () => undefined, dialFailed: () => undefined, ended: (r) => this.#endedNatively(s, r) };
+      if (nat.udpOpen(sink, c.nativeId, node.ip, node.port, idleMs) !== 0) {
+        d.onDrop('no_node');
+        return undefined;
+      }
+      s.connected = true;
+    }
+    this.#sessions.set(c.key, s);
     Atomics.add(d.shared, d.sharedSlot, 1);
     Atomics.add(d.shared, d.workerSlot, 1);
     d.nodes.open(node.slot);
+    if (sock === undefined) return s;
     sock.on('message', (reply) => {
       s.lastActive = this.#deps.now();
       s.bytesToClient += reply.length;
@@ -320,7 +389,28 @@ export class UdpListener {
     return s;
   }
 
+  /** Ends a session from here; a native one in the addon too, which answers with its byte counts. */
   #end(s: UdpSession, reason: EndReason): void {
+    if (s.endReason !== undefined) return;
+    if (s.nativeId !== undefined && this.#native !== undefined) {
+      const bytes = this.#native.n.udpEnd(s.nativeId);
+      if (bytes !== undefined) {
+        s.bytesFromClient = bytes.from;
+        s.bytesToClient = bytes.to;
+      }
+    }
+    this.#finish(s, reason);
+  }
+
+  /** The addon ended a native session (idle: Done; an ICMP refusal: ConnectFailed; its listener closed: Shutdown). */
+  #endedNatively(s: UdpSession, r: RelayResult): void {
+    s.bytesFromClient = r.bytesFromClient;
+    s.bytesToClient = r.bytesToClient;
+    if (r.reason === 'ConnectFailed') this.#deps.onOutcome(s.node, 'failed');
+    this.#finish(s, r.reason);
+  }
+
+  #finish(s: UdpSession, reason: EndReason): void {
     if (s.endReason !== undefined) return;
     s.endReason = reason;
     s.queue = [];
@@ -328,7 +418,7 @@ export class UdpListener {
     Atomics.sub(this.#deps.shared, this.#deps.sharedSlot, 1);
     Atomics.sub(this.#deps.shared, this.#deps.workerSlot, 1);
     this.#deps.nodes.close(s.node.slot);
-    try { s.socket.close(); } catch { /* already closed */ }
+    try { s.socket?.close(); } catch { /* already closed */ }
     const end: UdpEnd = {
       clientAddr: unmapV4(s.clientAddr), clientPort: s.clientPort, serverAddr: s.serverAddr, serverPort: s.serverPort, routeId: s.route.id,
       serviceId: s.route.conf.serviceId, upstreamAddr: s.node.addr, bytesFromClient: s.bytesFromClient, bytesToClient: s.bytesToClient,
@@ -338,6 +428,7 @@ export class UdpListener {
   }
 
   #expire(): void {
+    if (this.#native !== undefined) return; // the addon expires its own sessions
     const now = this.#deps.now();
     for (const s of [...this.#sessions.values()]) if (now - s.lastActive >= s.idleMs) this.#end(s, 'Done');
   }
