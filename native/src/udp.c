@@ -56,7 +56,8 @@ typedef struct queued_s {
 } queued_t;
 
 struct udp_session_s {
-  udp_listener_t *l;
+  udp_listener_t *l;            // not to be read once the session ended (its listener may be freed first)
+  relay_env_t *e;
   udp_session_t *hnext;
   uint32_t hash, slot;
   double id;
@@ -206,7 +207,7 @@ static void drop_queue(udp_session_t *s) {
 
 static void on_session_closed(uv_handle_t *h) {
   udp_session_t *s = h->data;
-  relay_env_t *e = s->l->e;
+  relay_env_t *e = s->e; // libuv runs close callbacks newest first: the listener's may have run already
   free(s);
   env_handle_closed(e);
 }
@@ -241,6 +242,7 @@ static udp_session_t *session_new(udp_listener_t *l, const struct sockaddr_stora
     return NULL;
   }
   s->l = l;
+  s->e = e;
   s->id = session_id(e, s->slot);
   s->client = *client;
   s->client_len = clen;
