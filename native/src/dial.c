@@ -25,21 +25,7 @@
 static int open_connect(const char *ip, int port) {
   struct sockaddr_storage ss;
   socklen_t len;
-  memset(&ss, 0, sizeof ss);
-  if (port <= 0 || port > 65535) return -EINVAL;
-  struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
-  struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
-  if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons((uint16_t)port);
-    len = sizeof *v4;
-  } else if (inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons((uint16_t)port);
-    len = sizeof *v6;
-  } else {
-    return -EINVAL;
-  }
+  if (addr_parse(ip, port, &ss, &len) != 0) return -EINVAL;
   int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -errno;
   int one = 1;

@@ -16,23 +16,6 @@
 
 static void on_listen(uv_poll_t *h, int status, int events);
 
-// ip text (IPv4-mapped IPv6 as plain IPv4, as a dual-stack [::] listener sees v4 clients) and port.
-static int format_addr(const struct sockaddr_storage *ss, char *out, size_t cap) {
-  if (ss->ss_family == AF_INET) {
-    const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
-    inet_ntop(AF_INET, &a->sin_addr, out, (socklen_t)cap);
-    return ntohs(a->sin_port);
-  }
-  if (ss->ss_family == AF_INET6) {
-    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
-    if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], out, (socklen_t)cap);
-    else inet_ntop(AF_INET6, &a->sin6_addr, out, (socklen_t)cap);
-    return ntohs(a->sin6_port);
-  }
-  out[0] = '\0';
-  return 0;
-}
-
 // 0.0.0.0 or [::]: the address a connection came to is its own (getsockname per connection, for server_addr).
 static int is_wildcard(const struct sockaddr_storage *ss) {
   if (ss->ss_family == AF_INET) return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_ANY);
@@ -48,8 +31,8 @@ static void hand_over(listener_t *l, int fd, const struct sockaddr_storage *peer
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   char raddr[INET6_ADDRSTRLEN], laddr[INET6_ADDRSTRLEN];
-  int rport = format_addr(peer, raddr, sizeof raddr);
-  int lport = format_addr(&local, laddr, sizeof laddr);
+  int rport = addr_format(peer, raddr, sizeof raddr);
+  int lport = addr_format(&local, laddr, sizeof laddr);
   napi_env env = e->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) {

@@ -196,6 +196,10 @@ int udp_open(relay_env_t *e, double id, const char *ip, int port, uint64_t idle_
 int udp_end(relay_env_t *e, double id, double *from, double *to);
 void udp_close_all(relay_env_t *e);
 
+// addr.c
+int addr_format(const struct sockaddr_storage *ss, char *out, size_t cap);
+int addr_parse(const char *ip, int port, struct sockaddr_storage *ss, socklen_t *len);
+
 // slots.c
 int slots_take(slot_table_t *t, void *item, uint32_t *slot);
 void slots_release(slot_table_t *t, uint32_t slot);

@@ -78,22 +78,6 @@ static void on_upstream_readable(uv_poll_t *h, int status, int events);
 
 // --- addresses -------------------------------------------------------------------------------------------------
 
-static int addr_text(const struct sockaddr_storage *ss, char *out, size_t cap) {
-  if (ss->ss_family == AF_INET) {
-    const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
-    inet_ntop(AF_INET, &a->sin_addr, out, (socklen_t)cap);
-    return ntohs(a->sin_port);
-  }
-  if (ss->ss_family == AF_INET6) {
-    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
-    if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], out, (socklen_t)cap);
-    else inet_ntop(AF_INET6, &a->sin6_addr, out, (socklen_t)cap);
-    return ntohs(a->sin6_port);
-  }
-  out[0] = '\0';
-  return 0;
-}
-
 // The bytes that tell sessions apart: port and address (18 at most).
 static size_t addr_key(const struct sockaddr_storage *ss, uint8_t *out) {
   if (ss->ss_family == AF_INET) {
@@ -298,8 +282,8 @@ static void send_up(udp_session_t *s, struct mmsghdr *msgs, unsigned n) {
 static void ask_typescript(udp_listener_t *l, udp_session_t *s) {
   relay_env_t *e = l->e;
   char raddr[INET6_ADDRSTRLEN], laddr[INET6_ADDRSTRLEN];
-  int rport = addr_text(&s->client, raddr, sizeof raddr);
-  int lport = addr_text(&s->to, laddr, sizeof laddr);
+  int rport = addr_format(&s->client, raddr, sizeof raddr);
+  int lport = addr_format(&s->to, laddr, sizeof laddr);
   napi_handle_scope scope;
   if (napi_open_handle_scope(e->env, &scope) != napi_ok) return;
   napi_value argv[6];
@@ -376,6 +360,25 @@ static void on_listener_readable(uv_poll_t *h, int status, int events) {
   }
 }
 
+// The control message that makes a reply leave from `to` (a wildcard listener's datagrams): its length in `buf`.
+static size_t pktinfo_cmsg(int family, const struct sockaddr_storage *to, char *buf) {
+  struct msghdr m = { .msg_control = buf, .msg_controllen = CMSG_CAP };
+  struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+  struct in_pktinfo pi4;
+  struct in6_pktinfo pi6;
+  memset(&pi4, 0, sizeof pi4);
+  memset(&pi6, 0, sizeof pi6);
+  pi4.ipi_spec_dst = ((const struct sockaddr_in *)to)->sin_addr;
+  pi6.ipi6_addr = ((const struct sockaddr_in6 *)to)->sin6_addr;
+  const void *pi = family == AF_INET ? (const void *)&pi4 : (const void *)&pi6;
+  size_t n = family == AF_INET ? sizeof pi4 : sizeof pi6;
+  c->cmsg_level = family == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;
+  c->cmsg_type = family == AF_INET ? IP_PKTINFO : IPV6_PKTINFO;
+  c->cmsg_len = CMSG_LEN(n);
+  memcpy(CMSG_DATA(c), pi, n);
+  return CMSG_SPACE(n);
+}
+
 // Replies from a node: back to the client, from the address it sent to.
 static void on_upstream_readable(uv_poll_t *h, int status, int events) {
   udp_session_t *s = h->data;
@@ -395,29 +398,7 @@ static void on_upstream_readable(uv_poll_t *h, int status, int events) {
   char cmsg[CMSG_CAP];
   size_t clen = 0;
   memset(cmsg, 0, sizeof cmsg);
-  if (l->wildcard) {
-    struct msghdr m = { .msg_control = cmsg, .msg_controllen = sizeof cmsg };
-    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-    if (l->family == AF_INET) {
-      struct in_pktinfo pi;
-      memset(&pi, 0, sizeof pi);
-      pi.ipi_spec_dst = ((struct sockaddr_in *)&s->to)->sin_addr;
-      c->cmsg_level = IPPROTO_IP;
-      c->cmsg_type = IP_PKTINFO;
-      c->cmsg_len = CMSG_LEN(sizeof pi);
-      memcpy(CMSG_DATA(c), &pi, sizeof pi);
-      clen = CMSG_SPACE(sizeof pi);
-    } else {
-      struct in6_pktinfo pi;
-      memset(&pi, 0, sizeof pi);
-      pi.ipi6_addr = ((struct sockaddr_in6 *)&s->to)->sin6_addr;
-      c->cmsg_level = IPPROTO_IPV6;
-      c->cmsg_type = IPV6_PKTINFO;
-      c->cmsg_len = CMSG_LEN(sizeof pi);
-      memcpy(CMSG_DATA(c), &pi, sizeof pi);
-      clen = CMSG_SPACE(sizeof pi);
-    }
-  }
+  if (l->wildcard) clen = pktinfo_cmsg(l->family, &s->to, cmsg);
   for (int i = 0; i < UDP_BATCH; i++) {
     iov[i].iov_base = e->udp_buf + (size_t)i * UDP_MAX_DATAGRAM;
     iov[i].iov_len = UDP_MAX_DATAGRAM;
@@ -473,21 +454,7 @@ int udp_open(relay_env_t *e, double id, const char *ip, int port, uint64_t idle_
   if (s->open) return -EALREADY;
   struct sockaddr_storage ss;
   socklen_t len;
-  memset(&ss, 0, sizeof ss);
-  if (port <= 0 || port > 65535) return -EINVAL;
-  struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
-  struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
-  if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons((uint16_t)port);
-    len = sizeof *v4;
-  } else if (inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons((uint16_t)port);
-    len = sizeof *v6;
-  } else {
-    return -EINVAL;
-  }
+  if (addr_parse(ip, port, &ss, &len) != 0) return -EINVAL;
   int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -errno;
   if (connect(fd, (struct sockaddr *)&ss, len) != 0) {
