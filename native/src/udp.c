@@ -297,6 +297,17 @@ static void ask_typescript(udp_listener_t *l, udp_session_t *s) {
   napi_close_handle_scope(e->env, scope);
 }
 
+// A batch of UDP_BATCH receive slots over the worker's datagram buffers, no address or control message yet.
+static void batch_prepare(relay_env_t *e, struct mmsghdr *msgs, struct iovec *iov) {
+  for (int i = 0; i < UDP_BATCH; i++) {
+    iov[i].iov_base = e->udp_buf + (size_t)i * UDP_MAX_DATAGRAM;
+    iov[i].iov_len = UDP_MAX_DATAGRAM;
+    memset(&msgs[i].msg_hdr, 0, sizeof msgs[i].msg_hdr);
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+  }
+}
+
 static void on_listener_readable(uv_poll_t *h, int status, int events) {
   udp_listener_t *l = h->data;
   relay_env_t *e = l->e;
@@ -305,12 +316,8 @@ static void on_listener_readable(uv_poll_t *h, int status, int events) {
   struct iovec iov[UDP_BATCH];
   struct sockaddr_storage from[UDP_BATCH];
   char cmsg[UDP_BATCH][CMSG_CAP];
+  batch_prepare(e, msgs, iov);
   for (int i = 0; i < UDP_BATCH; i++) {
-    iov[i].iov_base = e->udp_buf + (size_t)i * UDP_MAX_DATAGRAM;
-    iov[i].iov_len = UDP_MAX_DATAGRAM;
-    memset(&msgs[i].msg_hdr, 0, sizeof msgs[i].msg_hdr);
-    msgs[i].msg_hdr.msg_iov = &iov[i];
-    msgs[i].msg_hdr.msg_iovlen = 1;
     msgs[i].msg_hdr.msg_name = &from[i];
     msgs[i].msg_hdr.msg_namelen = sizeof from[i];
     msgs[i].msg_hdr.msg_control = l->wildcard ? cmsg[i] : NULL;
@@ -399,13 +406,7 @@ static void on_upstream_readable(uv_poll_t *h, int status, int events) {
   size_t clen = 0;
   memset(cmsg, 0, sizeof cmsg);
   if (l->wildcard) clen = pktinfo_cmsg(l->family, &s->to, cmsg);
-  for (int i = 0; i < UDP_BATCH; i++) {
-    iov[i].iov_base = e->udp_buf + (size_t)i * UDP_MAX_DATAGRAM;
-    iov[i].iov_len = UDP_MAX_DATAGRAM;
-    memset(&msgs[i].msg_hdr, 0, sizeof msgs[i].msg_hdr);
-    msgs[i].msg_hdr.msg_iov = &iov[i];
-    msgs[i].msg_hdr.msg_iovlen = 1;
-  }
+  batch_prepare(e, msgs, iov);
   int n;
   do n = recvmmsg(s->fd, msgs, UDP_BATCH, MSG_DONTWAIT, NULL); while (n < 0 && errno == EINTR);
   if (n < 0) {
