@@ -56,6 +56,15 @@ function luaType(v: unknown): string {
   return typeof v;
 }
 
+/**
+ * For a whole resource body: why it is not an object ("wrong type: expected object, got array"), or undefined.
+ * Unlike a nested value, a top-level `[]` is not read as the empty table here: it is refused (issue 14).
+ */
+export function notAnObject(v: unknown): string | undefined {
+  if (isObj(v)) return undefined;
+  return `wrong type: expected object, got ${Array.isArray(v) ? 'array' : luaType(v)}`;
+}
+
 function matchesType(v: unknown, t: string): boolean {
   switch (t) {
     case 'object': return isObj(v) || isEmptyTable(v);

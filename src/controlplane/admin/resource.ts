@@ -6,6 +6,7 @@ import {
 import type { AdminContext } from './context.ts';
 import { AdminError, adminError } from './errors.ts';
 import { Refs } from './refs.ts';
+import { notAnObject } from '../../lib/jsonschema.ts';
 
 export type Method = 'GET' | 'PUT' | 'POST' | 'DELETE' | 'PATCH';
 
@@ -165,8 +166,10 @@ export class ResourceHandler {
   /** resource.lua check_conf: body present, id rules, forbidden timestamps, schema, then the resource's checks. */
   async #checkConf(urlId: string | undefined, conf: unknown, needId: boolean, allowTime: boolean): Promise<{ id: string | undefined; conf: JsonObject }> {
     if (conf === undefined || conf === null) throw adminError('MISSING_CONF');
-    // cjson decodes [] and {} to the same empty table: an empty array body is an empty object (never stored as []).
-    if (Array.isArray(conf) && conf.length === 0) conf = {};
+    // cjson decodes [] and {} to the same empty table, so APISIX stores `[]` as an empty resource; here a body that
+    // is not an object is refused (issue 14), `[]` included.
+    const notObject = notAnObject(conf);
+    if (notObject !== undefined) throw adminError('INVALID_CONF', { reason: notObject });
     const obj = isJsonObject(conf) ? conf : undefined;
     const bodyId = obj !== undefined ? idString(obj.id) : undefined;
     const id = urlId ?? bodyId;

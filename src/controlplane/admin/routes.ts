@@ -5,6 +5,7 @@ import { adminError } from './errors.ts';
 import { pluginsAnswer } from './plugins-info.ts';
 import { luaNumber, type HandlerResult, type Method, type ResourceHandler } from './resource.ts';
 import type { PluginRegistry } from '../../plugins/plugin.ts';
+import { notAnObject } from '../../lib/jsonschema.ts';
 
 export interface ParsedBody {
   readonly body: unknown;
@@ -60,7 +61,7 @@ export async function dispatch(ctx: AdminContext, routes: AdminRoutes, req: Admi
     if (handler === undefined) throw adminError('UNSUPPORTED_RESOURCE', { res: name });
     // APISIX validates whatever was sent; no body is Lua nil ("wrong type: expected object, got nil").
     const { body } = await req.readBody();
-    const problem = handler.def.validate(structuredClone(body));
+    const problem = (Array.isArray(body) ? notAnObject(body) : undefined) ?? handler.def.validate(structuredClone(body));
     if (problem !== undefined) throw adminError('SCHEMA_INVALID', { reason: problem });
     return { status: 200, body: undefined };
   }
