@@ -4,7 +4,7 @@
 // validated again (items from etcd or a file were never seen by the Admin API), bad items skipped and logged.
 import { check } from '../lib/jsonschema.ts';
 import { deepFreeze } from '../lib/freeze.ts';
-import type { NodeConf, RouteConf, SnapshotData, SslConf, UpstreamConf, UpstreamTlsConf } from '../model/snapshot.ts';
+import type { NodeConf, RouteConf, SnapshotData, SslConf, TlsProtocol, UpstreamConf, UpstreamTlsConf } from '../model/snapshot.ts';
 import type { Logger } from '../observe/log.ts';
 import { serviceSchema, sslSchema, streamRouteSchema, upstreamSchema } from './schema/apisix.ts';
 import { Keyring } from '../lib/keyring.ts';
@@ -365,6 +365,7 @@ export class SnapshotBuilder {
         id, snis, certs, keys: keys as string[],
         clientCa: typeof client?.ca === 'string' ? client.ca : undefined,
         clientDepth: typeof client?.depth === 'number' ? client.depth : 1,
+        protocols: Array.isArray(v.ssl_protocols) ? v.ssl_protocols.filter((x): x is TlsProtocol => x === 'TLSv1.1' || x === 'TLSv1.2' || x === 'TLSv1.3') : [],
       };
       out.push({ ...conf, version: JSON.stringify(conf) });
     }

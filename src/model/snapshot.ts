@@ -49,6 +49,9 @@ export interface UpstreamTlsConf {
 }
 
 /** A server certificate for TLS termination (ssls with type server and status 1). */
+/** APISIX's ssl_protocols names. */
+export type TlsProtocol = 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+
 export interface SslConf {
   readonly id: string;
   /** Lower-cased: exact names, `*.x.com` (one label), or `*`. */
@@ -59,6 +62,8 @@ export interface SslConf {
   /** Client CA (PEM) and verify depth when mTLS is on. */
   readonly clientCa: string | undefined;
   readonly clientDepth: number;
+  /** ssl_protocols: the TLS versions this certificate's handshakes may use; empty = the default (TLSv1.2, TLSv1.3). */
+  readonly protocols: readonly TlsProtocol[];
   /** Changes whenever the source object changes: compiled contexts are reused while it stays the same. */
   readonly version: string;
 }

@@ -2,11 +2,9 @@
 // and Node's tls.connect through the gateway to an echo upstream, verifying the gateway's certificate against the
 // test CA; TLS 1.2 and 1.3; an SSL with an RSA and an ECDSA certificate (APISIX's certs/keys) serves each to the
 // client that asks for it.
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { test, type TestContext } from 'node:test';
 import { startTestGateway, type TestGateway } from '../fixtures/gateway.ts';
-import { sslBody, testCerts, tlsAsk } from '../fixtures/certs.ts';
+import { sClient, sslBody, testCerts, tlsAsk } from '../fixtures/certs.ts';
 import { endReasons, put, scriptedUpstream, type Upstream } from '../fixtures/upstream-helpers.ts';
 
 const certs = testCerts();
@@ -22,32 +20,6 @@ async function tlsGateway(t: TestContext, up: Upstream, ssls: readonly Record<st
   for (const [i, body] of ssls.entries()) await put(g, `ssls/${i + 1}`, body);
   await put(g, 'stream_routes/1', { upstream: { type: 'roundrobin', nodes: { [up.node]: 1 } } });
   return g;
-}
-
-interface SClient { code: number | null; stdout: string; stderr: string }
-
-/**
- * `openssl s_client` to 127.0.0.1:port: writes `line`, waits (up to 5 s) until it comes back on stdout, then closes
- * stdin so that s_client sends close_notify and exits. Killed (by its own pid) if it has not exited 5 s later.
- */
-async function sClient(port: number, args: readonly string[], line: string): Promise<SClient> {
-  const child = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-no_ign_eof', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
-  child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
-  child.stdin.on('error', () => { /* s_client may exit (failed handshake) before reading its stdin */ });
-  const exited = once(child, 'close') as Promise<[number | null]>;
-  const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  child.stdin.write(line);
-  const t0 = performance.now();
-  while (!stdout.includes(line) && child.exitCode === null && performance.now() - t0 < 5000) {
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  child.stdin.end();
-  const [code] = await exited;
-  clearTimeout(kill);
-  return { code, stdout, stderr };
 }
 
 test('openssl s_client -servername test.com through the gateway: verified certificate, a line echoed back', async (t: TestContext) => {

@@ -3,8 +3,33 @@
 // Contexts are reused across snapshots while their SSL object is unchanged. Each context has its own session
 // ticket keys and session id context, so a session resumed under one SNI cannot skip another SNI's client-CA check.
 import { constants as cryptoConstants, createHash, X509Certificate } from 'node:crypto';
-import { createSecureContext, type SecureContext } from 'node:tls';
-import type { SnapshotData, SslConf } from '../../model/snapshot.ts';
+import { createSecureContext, DEFAULT_CIPHERS, type SecureContext, type SecureVersion } from 'node:tls';
+import type { SnapshotData, SslConf, TlsProtocol } from '../../model/snapshot.ts';
+
+const VERSIONS: readonly TlsProtocol[] = ['TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
+const NO_VERSION: Readonly<Record<TlsProtocol, number>> = {
+  'TLSv1.1': cryptoConstants.SSL_OP_NO_TLSv1_1, 'TLSv1.2': cryptoConstants.SSL_OP_NO_TLSv1_2, 'TLSv1.3': cryptoConstants.SSL_OP_NO_TLSv1_3,
+};
+
+/**
+ * An SSL's ssl_protocols as context options: its lowest and highest versions, a version left out in between (TLSv1.1
+ * and TLSv1.3 without TLSv1.2) switched off, and no list = APISIX's default, TLSv1.2 and TLSv1.3. TLSv1.1 signs with
+ * SHA-1, which OpenSSL 3 refuses above security level 0: that level is set for the SSLs that list TLSv1.1 only.
+ */
+export function protocolOptions(list: readonly TlsProtocol[]): { minVersion: SecureVersion; maxVersion: SecureVersion; secureOptions: number; ciphers?: string } {
+  const on = VERSIONS.filter((v) => (list.length === 0 ? v !== 'TLSv1.1' : list.includes(v)));
+  const lo = VERSIONS.indexOf(on[0] ?? 'TLSv1.2');
+  const hi = VERSIONS.indexOf(on[on.length - 1] ?? 'TLSv1.3');
+  let secureOptions = 0;
+  for (let i = lo; i <= hi; i++) {
+    const v = VERSIONS[i] as TlsProtocol;
+    if (!on.includes(v)) secureOptions |= NO_VERSION[v];
+  }
+  return {
+    minVersion: VERSIONS[lo] as SecureVersion, maxVersion: VERSIONS[hi] as SecureVersion, secureOptions,
+    ...(on.includes('TLSv1.1') ? { ciphers: `${DEFAULT_CIPHERS}:@SECLEVEL=0` } : {}),
+  };
+}
 
 /**
  * `cert` + `certs` paired with `key` + `keys`, one pair per key type (APISIX's `certs` are for serving, say, RSA and
@@ -38,13 +63,15 @@ export class CertEntry {
     this.conf = conf;
     this.mtls = conf.clientCa !== undefined;
     const { cert, key } = pairsByKeyType(conf.certs, conf.keys);
+    const versions = protocolOptions(conf.protocols);
     this.context = createSecureContext({
       cert: cert.length === 1 ? cert[0] : cert,
       key: key.length === 1 ? key[0] : key,
       ...(conf.clientCa !== undefined ? { ca: conf.clientCa } : {}),
       sessionIdContext: createHash('sha256').update(`sluice-ssl-${conf.id}`).digest('hex').slice(0, 32),
+      ...versions,
       // mTLS: no session tickets, so that every connection is verified (CA and depth) in full, never resumed.
-      ...(conf.clientCa !== undefined ? { secureOptions: cryptoConstants.SSL_OP_NO_TICKET } : {}),
+      secureOptions: versions.secureOptions | (conf.clientCa !== undefined ? cryptoConstants.SSL_OP_NO_TICKET : 0),
     });
   }
 }
