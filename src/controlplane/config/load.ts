@@ -1,4 +1,4 @@
-// Loads config.yaml: yaml (keeping positions) → JSON Schema with defaults (ajv) → listener entries → frozen Config.
+// Loads config.yaml: yaml (keeping positions) → ${{VAR}} substitution (env-vars.ts) → JSON Schema with defaults (ajv) → listener entries → frozen Config.
 // Every error names the file, the line of the offending key (a list entry's own line), the key path with 0-based
 // indexes, and the problem: `conf/config.yaml:7: apisix.stream_proxy.tcp[1]: invalid stream_proxy.tcp entry: ...`.
 import { readFileSync } from 'node:fs';
@@ -9,6 +9,7 @@ import type { Config, ListenerSpec, LoadedConfig } from '../../model/config.ts';
 import { deepFreeze } from '../../lib/freeze.ts';
 import { compileCidr } from '../../lib/ip.ts';
 import { ListenerEntryError, listenerAddr, parseListenerEntry } from './listeners.ts';
+import { EnvVarError, substituteEnv, type PathSeg } from './env-vars.ts';
 import { configSchema, NGINX_CONFIG_KNOWN } from './schema.ts';
 
 export class ConfigError extends Error {
@@ -26,7 +27,6 @@ export class ConfigError extends Error {
   }
 }
 
-type PathSeg = string | number;
 
 // verbose: errors carry their schema, so an anyOf can be described by its branches.
 const ajv = new Ajv({ useDefaults: true, allErrors: false, strict: false, verbose: true });
@@ -144,6 +144,8 @@ export interface LoadOptions {
   readonly prefix?: string | undefined;
   /** Text to parse instead of reading the file (tests). */
   readonly text?: string | undefined;
+  /** The environment `${{VAR}}` reads (default process.env). */
+  readonly env?: NodeJS.ProcessEnv | undefined;
 }
 
 export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
@@ -160,10 +162,10 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
       throw new ConfigError(shown, 0, '', `cannot read file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
   }
-  return parseConfig(text, shown, prefix);
+  return parseConfig(text, shown, prefix, opts.env);
 }
 
-export function parseConfig(text: string, file: string, prefix: string): LoadedConfig {
+export function parseConfig(text: string, file: string, prefix: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
   const first = doc.errors[0];
@@ -171,9 +173,15 @@ export function parseConfig(text: string, file: string, prefix: string): LoadedC
     const line = first.linePos?.[0]?.line ?? lc.linePos(first.pos[0]).line;
     throw new ConfigError(file, line, '', `invalid YAML: ${first.message.split('\n')[0] ?? first.code}`);
   }
-  const raw: unknown = doc.toJS() ?? {};
+  let raw: unknown = doc.toJS() ?? {};
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError(file, 1, '', 'expected a mapping at the top level');
+  }
+  try {
+    raw = substituteEnv(raw, env);
+  } catch (err) {
+    if (!(err instanceof EnvVarError)) throw err;
+    throw new ConfigError(file, lineOf(doc, lc, err.segs), formatPath(err.segs), err.message);
   }
   if (!validate(raw)) {
     const e = pickError(validate.errors ?? []);
@@ -182,7 +190,7 @@ export function parseConfig(text: string, file: string, prefix: string): LoadedC
     const segs = [...ajvPath(e), ...extra];
     throw new ConfigError(file, lineOf(doc, lc, segs), formatPath(segs), problem);
   }
-  const config = raw as unknown as Config;
+  const config = raw as Config;
   const warnings: string[] = [];
 
   // nginx_config: what Sluice does not implement is warned about and ignored (CONTRACT §2).
