@@ -35,6 +35,8 @@ export interface GatewayMetrics {
   readonly syslogDropped: number;
   /** Samples not recorded because their family had LABEL_CAP label sets already (dataplane/state/metrics.ts). */
   readonly unlabelled: number;
+  /** Admin API requests with a wrong key: answered at once, or held back (the address kept guessing). */
+  readonly adminAuthFailures: { readonly atOnce: number; readonly delayed: number };
 }
 
 export interface Sample {
@@ -137,6 +139,14 @@ export const METRIC_FAMILIES: readonly MetricFamily[] = [
     name: 'sluice_metrics_unlabelled_total', apisix: false, type: 'counter', labels: [],
     help: 'Samples not recorded because their family reached its cap of label sets (10,000 per worker)',
     samples: (m) => [{ labels: {}, value: m.unlabelled }],
+  },
+  {
+    name: 'sluice_admin_auth_failures_total', apisix: false, type: 'counter', labels: ['answer'],
+    help: 'Admin API requests with a wrong key, by how they were answered (at_once, or delayed: the address kept guessing)',
+    samples: (m) => [
+      { labels: { answer: 'at_once' }, value: m.adminAuthFailures.atOnce },
+      { labels: { answer: 'delayed' }, value: m.adminAuthFailures.delayed },
+    ],
   },
 ];
 

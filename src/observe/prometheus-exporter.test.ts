@@ -20,6 +20,7 @@ function sample(over: Partial<GatewayMetrics> = {}): GatewayMetrics {
     pluginRefusals: { 'ip-restriction': 6 },
     syslogDropped: 0,
     unlabelled: 0,
+    adminAuthFailures: { atOnce: 3, delayed: 1 },
     ...over,
   };
 }

@@ -144,7 +144,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   let exporter: { port: number; close(): Promise<void> } | undefined;
   const prom = cfg.plugin_attr.prometheus;
   const promOn = cfg.stream_plugins.includes('prometheus');
-  const collect = (): ReturnType<typeof gatherMetrics> => gatherMetrics(pool, builder, health);
+  const collect = (): ReturnType<typeof gatherMetrics> => gatherMetrics(pool, builder, health, admin?.authCounters());
   try {
     // The first snapshot before the workers: each applies it before binding its listeners, so a listener never
     // accepts a connection (e.g. a client reconnecting to a restarted gateway) without the stored config.

@@ -2,6 +2,7 @@
 // (observe/prometheus-exporter.ts), plus what only the primary knows (node health, the config revision).
 // A worker that died takes its counters with it: they restart from 0 (a counter reset, which Prometheus' rate()
 // handles), while the gateway-wide open-session counts stay right (shared memory).
+import type { AuthCounters } from '../controlplane/admin/auth.ts';
 import type { HealthManager } from '../controlplane/health/manager.ts';
 import type { SnapshotBuilder } from '../controlplane/snapshot.ts';
 import { CONNECT_BOUNDS, LABEL_SEP } from '../dataplane/state/metrics.ts';
@@ -12,7 +13,7 @@ function add(into: Map<string, number>, from: Readonly<Record<string, number>>):
   for (const [k, v] of Object.entries(from)) into.set(k, (into.get(k) ?? 0) + v);
 }
 
-export async function gatherMetrics(pool: WorkerPool, builder: SnapshotBuilder, health: HealthManager): Promise<GatewayMetrics> {
+export async function gatherMetrics(pool: WorkerPool, builder: SnapshotBuilder, health: HealthManager, auth: AuthCounters | undefined): Promise<GatewayMetrics> {
   const per = await pool.metrics();
   const conn = new Map<string, number>();
   const refusals = new Map<string, number>();
@@ -72,5 +73,6 @@ export async function gatherMetrics(pool: WorkerPool, builder: SnapshotBuilder, 
     pluginRefusals: Object.fromEntries(refusals),
     syslogDropped,
     unlabelled,
+    adminAuthFailures: { atOnce: auth?.failedAtOnce ?? 0, delayed: auth?.failedDelayed ?? 0 },
   };
 }

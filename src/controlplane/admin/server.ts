@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { AdminKey } from '../../model/config.ts';
 import { CidrSet } from '../../lib/cidr.ts';
+import { AdminAuth, type AuthCounters } from './auth.ts';
 import { AdminError, adminError } from './errors.ts';
 import type { AdminContext } from './context.ts';
 import { dispatch, type AdminRequest, type AdminRoutes, type ParsedBody } from './routes.ts';
@@ -22,6 +23,8 @@ export interface AdminServerOptions {
 export interface AdminServer {
   readonly server: Server;
   readonly port: number;
+  /** Wrong keys seen so far (metrics). */
+  authCounters(): AuthCounters;
   /** SIGHUP: new keys, key requirement and allow list apply to the next request (the address stays). */
   update(opts: Pick<AdminServerOptions, 'keys' | 'keyRequired' | 'allow'>): void;
   close(): Promise<void>;
@@ -54,13 +57,14 @@ function cookie(req: IncomingMessage, name: string): string | undefined {
  * APISIX's token check: ?api_key=, then X-API-KEY, then the x_api_key cookie (only the first present one counts);
  * viewers may only GET. A present but empty key is a wrong key, as in Lua, where "" is true.
  */
-function checkToken(req: IncomingMessage, url: URL, opts: AdminServerOptions): AdminError | undefined {
+function checkToken(req: IncomingMessage, url: URL, opts: AdminServerOptions, auth: AdminAuth): AdminError | undefined {
   if (!opts.keyRequired) return undefined;
   const header = req.headers['x-api-key'];
   const token = url.searchParams.get('api_key') ?? (Array.isArray(header) ? header[0] : header) ?? cookie(req, 'x_api_key');
   if (token === undefined) return adminError('TOKEN_MISSING');
-  const key = opts.keys.find((k) => k.key === token);
+  const key = auth.find(token);
   if (key === undefined) return adminError('TOKEN_WRONG');
+  auth.succeeded(req.socket.remoteAddress ?? '');
   if (key.role === 'viewer' && req.method !== 'GET' && req.method !== 'HEAD') return adminError('TOKEN_VIEWER');
   return undefined;
 }
@@ -134,6 +138,22 @@ function hasNonFinite(v: unknown): boolean {
 export async function startAdminServer(ctx: AdminContext, routes: AdminRoutes, initial: AdminServerOptions): Promise<AdminServer> {
   let opts = initial;
   let allow = CidrSet.parse(opts.allow);
+  const auth = new AdminAuth(opts.keys);
+  const held = new Set<NodeJS.Timeout>();
+  /** A wrong key's 401, held back when its address keeps guessing (auth.ts); never a good key's answer. */
+  const refuse = (req: IncomingMessage, res: ServerResponse, e: AdminError): void => {
+    const wait = e.code === 'TOKEN_WRONG' ? auth.failed(req.socket.remoteAddress ?? '') : 0;
+    if (wait === 0) {
+      send(res, e.status, e.body);
+      return;
+    }
+    const timer = setTimeout(() => {
+      held.delete(timer);
+      auth.done();
+      if (!res.destroyed) send(res, e.status, e.body);
+    }, wait);
+    held.add(timer);
+  };
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     let url: URL;
     try {
@@ -152,10 +172,10 @@ export async function startAdminServer(ctx: AdminContext, routes: AdminRoutes, i
       send(res, 200, undefined);
       return;
     }
-    const denied = checkToken(req, url, opts);
+    const denied = checkToken(req, url, opts, auth);
     if (denied !== undefined) {
       req.resume();
-      send(res, denied.status, denied.body);
+      refuse(req, res, denied);
       return;
     }
     const parseBody = async (): Promise<ParsedBody> => {
@@ -210,12 +230,16 @@ export async function startAdminServer(ctx: AdminContext, routes: AdminRoutes, i
   return {
     server,
     port,
+    authCounters: () => auth.counters(),
     update(next) {
       const nextAllow = CidrSet.parse(next.allow);
       opts = { ...opts, ...next };
       allow = nextAllow;
+      auth.setKeys(opts.keys);
     },
     close: () => new Promise<void>((resolve) => {
+      for (const timer of held) clearTimeout(timer);
+      held.clear();
       server.close(() => resolve());
       server.closeAllConnections();
     }),
