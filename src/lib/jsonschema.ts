@@ -57,12 +57,12 @@ function luaType(v: unknown): string {
 }
 
 /**
- * For a whole resource body: why it is not an object ("wrong type: expected object, got array"), or undefined.
- * Unlike a nested value, a top-level `[]` is not read as the empty table here: it is refused (issue 14).
+ * For a whole resource body: why it is not an object (APISIX's words: "wrong type: expected object, got table" for
+ * an array), or undefined. Unlike a nested value, a top-level `[]` is not read as the empty table: it is refused
+ * too (issue 14), where APISIX would store it as an empty resource.
  */
 export function notAnObject(v: unknown): string | undefined {
-  if (isObj(v)) return undefined;
-  return `wrong type: expected object, got ${Array.isArray(v) ? 'array' : luaType(v)}`;
+  return isObj(v) ? undefined : `wrong type: expected object, got ${luaType(v)}`;
 }
 
 function matchesType(v: unknown, t: string): boolean {

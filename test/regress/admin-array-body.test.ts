@@ -4,11 +4,11 @@
 import { test, type TestContext } from 'node:test';
 import { startTestGateway } from '../fixtures/gateway.ts';
 
-// the request bodies as sent (text), and the Lua type the error names
+// the request bodies as sent (text), and the Lua type the error names (APISIX's words: an array is a table)
 const BODIES: readonly [string, string][] = [
-  ['[]', 'array'],
-  ['[1]', 'array'],
-  ['[{}]', 'array'],
+  ['[]', 'table'],
+  ['[1]', 'table'],
+  ['[{}]', 'table'],
   ['"x"', 'string'],
   ['5', 'number'],
   ['true', 'boolean'],
@@ -34,6 +34,6 @@ test('a body that is not a JSON object is refused with 400 on PUT and POST of ev
   t.assert.deepStrictEqual((await g.admin('GET', '/apisix/admin/stream_routes')).json, rev0);
   // the schema check answers the same for an array, and still accepts an object
   const v = await g.admin('POST', '/apisix/admin/schema/validate/stream_routes', []);
-  t.assert.deepStrictEqual([v.status, v.json], [400, { error_msg: 'wrong type: expected object, got array' }]);
+  t.assert.deepStrictEqual([v.status, v.json], [400, { error_msg: 'wrong type: expected object, got table' }]);
   t.assert.equal((await g.admin('POST', '/apisix/admin/schema/validate/stream_routes', { upstream: { nodes: { '127.0.0.1:1': 1 } } })).status, 200);
 });

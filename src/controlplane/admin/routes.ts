@@ -61,7 +61,7 @@ export async function dispatch(ctx: AdminContext, routes: AdminRoutes, req: Admi
     if (handler === undefined) throw adminError('UNSUPPORTED_RESOURCE', { res: name });
     // APISIX validates whatever was sent; no body is Lua nil ("wrong type: expected object, got nil").
     const { body } = await req.readBody();
-    const problem = (Array.isArray(body) ? notAnObject(body) : undefined) ?? handler.def.validate(structuredClone(body));
+    const problem = (Array.isArray(body) ? notAnObject(body) : undefined) ?? handler.def.validate(structuredClone(body)); // `[]` too
     if (problem !== undefined) throw adminError('SCHEMA_INVALID', { reason: problem });
     return { status: 200, body: undefined };
   }
