@@ -1,16 +1,14 @@
-// The native relay at scale and under a stop (issue 13), on a real gateway child with one worker: thousands of idle
-// sessions held at once at a bounded cost each, every one of them closed by its idle timeout and no fd left behind;
-// and a graceful stop that cuts sessions while bytes flow, logs each of them, and exits 0.
+// The native relay at scale (issue 13), on a real gateway child with one worker: thousands of idle sessions held at
+// once at a bounded cost each, every one of them closed by its idle timeout, and no fd left behind. (A graceful stop
+// under traffic: test/regress/shutdown-end-reason.test.ts.)
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { ADDON_PATH } from '../../src/dataplane/native/addon.ts';
 import type { GatewayChild } from '../fixtures/child.ts';
-import { makePrefix } from '../fixtures/gateway.ts';
-import { childAdmin, opsYaml, startOpsChild, streamLoad } from '../fixtures/load.ts';
-import { delay, echoServer, talk, type TestServer } from '../fixtures/servers.ts';
+import { childAdmin, routedChild } from '../fixtures/load.ts';
+import { delay, echoServer, talk } from '../fixtures/servers.ts';
 import { waitFor } from '../fixtures/upstream-helpers.ts';
 
 const EXPECTED = process.env.SLUICE_EXPECT_NATIVE === '1' || existsSync(ADDON_PATH);
@@ -21,23 +19,13 @@ const status = async (c: GatewayChild): Promise<Status> => (await childAdmin(c, 
 const fdsOf = (pid: number): number => readdirSync(`/proc/${pid}/fd`).length;
 const rssKiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
 
-async function gateway(t: TestContext, echo: TestServer, timeoutS: number, sluice: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<{ child: GatewayChild; port: number; prefix: string }> {
-  const prefix = makePrefix(t);
-  const { child, ports } = await startOpsChild(t, prefix, 1, ([p]) => opsYaml({ tcp: [`127.0.0.1:${p ?? 0}`], sluice: { workers: 1, native_relay: 'auto', ...sluice }, extra }));
-  const r = await childAdmin(child, 'PUT', '/apisix/admin/stream_routes/1', {
-    upstream: { type: 'roundrobin', nodes: { [echo.node]: 1 }, timeout: { connect: 5, send: timeoutS, read: timeoutS } },
-  });
-  if (r.status !== 201) throw new Error(`PUT route: ${r.status} ${r.text}`);
-  return { child, port: ports[0] ?? 0, prefix };
-}
-
 test('native relay: thousands of idle sessions held at once cost little each; the idle timeout closes every one, and the fds come back', { skip, timeout: 90_000 }, async (t: TestContext) => {
   // Each session holds 2 fds in the gateway and 2 here (client and echo end): stay under this process's fd limit.
   const limit = Number(execFileSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim());
   const N = Math.min(9000, Math.floor((limit - 1000) / 2));
   const IDLE_S = 12;
   const echo = await echoServer(t);
-  const { child, port } = await gateway(t, echo, IDLE_S, {});
+  const { child, port } = await routedChild(t, echo.node, { timeoutS: IDLE_S, sluice: { native_relay: 'auto' } });
   t.assert.equal((await status(child)).native_relay, 'on');
   // one session first, so that what the gateway opens once (its first relay, pipes, log files) is in the baseline
   t.assert.equal((await talk(port, { send: 'warm' })).data.toString(), 'warm');
@@ -89,46 +77,4 @@ test('native relay: thousands of idle sessions held at once cost little each; th
   t.assert.ok((await waitFor(async () => (await status(child)).tcp.active === 0, 5000)).ok, 'every session ended');
   const back = await waitFor(() => fdsOf(child.pid) <= fds0, 5000);
   t.assert.ok(back.ok, `gateway fds: ${fds0} before, ${fdsOf(child.pid)} after`);
-});
-
-test('native relay: a graceful stop under traffic cuts the flowing sessions after shutdown_timeout, logs each with its bytes, exits 0', { skip, timeout: 30_000 }, async (t: TestContext) => {
-  const echo = await echoServer(t);
-  const { child, port, prefix } = await gateway(t, echo, 60, { shutdown_timeout: 1 },
-    { nginx_config: { stream: { enable_access_log: true, access_log: 'logs/access.log' } } });
-  const CONNS = 6;
-  // Each connection streams 32 KiB every 5 ms both ways and never finishes on its own (its last chunks are held).
-  const load = streamLoad({ port, connections: CONNS, chunkBytes: 32 * 1024, chunks: 4000, held: 10, tickMs: 5, deadlineMs: 25_000 });
-  t.after(() => load.destroy());
-  await load.established;
-  const flowing = await waitFor(() => load.received().every((n) => n > 1024 * 1024), 10_000);
-  t.assert.ok(flowing.ok, `bytes echoed per connection: ${load.received().join(', ')}`);
-  t.assert.equal((await status(child)).tcp.native_relayed, CONNS);
-
-  const t0 = performance.now();
-  child.kill('SIGTERM');
-  const exit = await child.exited;
-  const ms = performance.now() - t0;
-  t.assert.deepStrictEqual(exit, { code: 0, signal: null }, child.stderr());
-  t.assert.ok(ms >= 900 && ms < 4000, `exited ${ms.toFixed(0)} ms after SIGTERM (shutdown_timeout 1)`);
-  const report = await load.done;
-  t.assert.equal(report.conns.filter((c) => c.timedOut).length, 0, 'every connection was closed by the gateway');
-
-  // One line per session, in APISIX's default format: status 200 (Shutdown), bytes to and from the client. The
-  // client got at most what the log says was sent to it, and sent at least what the log says was received.
-  const lines = readFileSync(path.join(prefix, 'logs', 'access.log'), 'utf8').split('\n').filter((l) => l !== '');
-  t.assert.equal(lines.length, CONNS, lines.join('\n'));
-  const logged = lines.map((l) => {
-    const m = /\] TCP (\d{3}) (\d+) (\d+) /.exec(l);
-    return { status: Number(m?.[1]), sent: Number(m?.[2]), received: Number(m?.[3]) };
-  });
-  t.assert.deepStrictEqual(logged.map((l) => l.status), Array<number>(CONNS).fill(200));
-  const got = report.conns.map((c) => c.got).sort((a, b) => a - b);
-  const sentToClients = logged.map((l) => l.sent).sort((a, b) => a - b);
-  for (let i = 0; i < CONNS; i++) {
-    t.assert.ok((sentToClients[i] ?? 0) > 1024 * 1024, `a logged session moved ${sentToClients[i]} bytes`);
-    t.assert.ok((got[i] ?? 0) <= (sentToClients[i] ?? 0), `client got ${got[i]}, log says ${sentToClients[i]} sent`);
-  }
-  const totalSent = report.conns.reduce((a, c) => a + c.sent, 0);
-  const totalReceived = logged.reduce((a, l) => a + l.received, 0);
-  t.assert.ok(totalReceived <= totalSent && totalReceived > 0, `clients sent ${totalSent}, log says ${totalReceived} received`);
 });

@@ -127,7 +127,10 @@ export async function runSession(s: Session, deps: PipelineDeps): Promise<void> 
 }
 
 /** The session's end, however it ran: an upstream failure is logged, then the worker's bookkeeping (deps.onEnd). */
-export function endSession(s: Session, reason: EndReason, deps: PipelineDeps): void {
+export function endSession(s: Session, given: EndReason, deps: PipelineDeps): void {
+  // a session ended on demand (a graceful stop's shutdown_timeout) keeps that reason: the relay sees only sockets
+  // closing under it, and would call it ClientClosed or UpstreamReset
+  const reason = s.endReason ?? given;
   s.endReason = reason;
   if (STATUS[reason] === 502 && s.node !== undefined && reason !== 'IdleTimeout') {
     deps.log.warn({ client: `${s.remoteAddr}:${s.remotePort}`, upstream: s.node.addr, reason }, `upstream failed while ${s.action}`);
