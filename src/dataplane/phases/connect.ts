@@ -155,26 +155,29 @@ export async function connectPhase(s: Session, deps: ConnectDeps): Promise<Verdi
       plan.abandon(node);
       return { end: 'ClientClosed' };
     }
-    plan.report(node, r.ok ? 'ok' : r.reason === 'ConnectTimeout' ? 'timeout' : 'failed');
+    // With TLS to the node, the attempt's outcome is known after the handshake (nginx's proxy_ssl counts a failed
+    // handshake as the peer's failure): an earlier 'ok' would reset the node's passive failure count every time.
+    const tls = up.conf.scheme === 'tls';
+    if (!r.ok || !tls) plan.report(node, r.ok ? 'ok' : r.reason === 'ConnectTimeout' ? 'timeout' : 'failed');
     if (s.client.closed) {
       if (r.ok) {
         r.socket.destroy();
-        deps.nodes.close(node.slot);
+        if (tls) plan.abandon(node);
+        else deps.nodes.close(node.slot);
       }
       return { end: 'ClientClosed' };
     }
     if (!r.ok) continue;
     // PROXY protocol to the upstream: the header goes first on the raw connection (before any TLS), per attempt.
     if (s.listener.proxyProtocolToUpstream) r.socket.write(proxyHeaderFor(s));
-    if (up.conf.scheme === 'tls') {
+    if (tls) {
       s.action = `TLS handshake with upstream ${node.addr}`;
       const t = await upstreamTls(r.socket, s, up.conf.tls, plan.stepMs());
+      plan.report(node, t.ok ? 'ok' : t.reason === 'ConnectTimeout' ? 'timeout' : 'failed');
       if (t.ok) {
         s.upstreamSocket = t.socket;
         return 'continue';
       }
-      deps.nodes.close(node.slot);
-      plan.last = t.reason;
       continue;
     }
     s.upstreamSocket = r.socket;
