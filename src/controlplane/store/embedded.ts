@@ -7,7 +7,7 @@ import path from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import {
   type ConfigStore, type JsonObject, type ListResult, type PutOptions, type PutResult, type StoreItem,
-  type DeleteResult, type WatchEvent, type WatchHandlers, type Watcher, StoreConflictError, formatId,
+  type DeleteResult, type WatchEvent, type WatchHandlers, type Watcher, StoreConflictError, StoreUnavailableError, formatId,
 } from './store.ts';
 
 const HISTORY_KEEP = 10_000;
@@ -40,6 +40,21 @@ class EmbeddedWatcher implements Watcher {
     this.queue = [];
     this.#owner.removeWatcher(this);
   }
+}
+
+/** SQLite's primary result codes for a disk that cannot take the write (sqlite3.h). */
+const DISK_FAULTS: Readonly<Record<number, string>> = {
+  5: 'the database is locked by another process', 8: 'the file system is read-only', 10: 'a disk I/O error',
+  13: 'the disk is full', 14: 'the database file cannot be opened',
+};
+
+/** A write the disk refused, as a StoreUnavailableError naming why; undefined for any other error. */
+function storageFault(err: unknown, file: string): StoreUnavailableError | undefined {
+  const code = (err as { errcode?: unknown }).errcode;
+  if (typeof code !== 'number') return undefined;
+  const why = DISK_FAULTS[code & 0xff];
+  if (why === undefined) return undefined;
+  return new StoreUnavailableError(`the embedded store cannot write: ${why} (${file}); nothing was written`);
 }
 
 export class EmbeddedStore implements ConfigStore {
@@ -107,16 +122,19 @@ export class EmbeddedStore implements ConfigStore {
     return { key: row.key, value: JSON.parse(row.value) as JsonObject, createdIndex: row.create_rev, modifiedIndex: row.mod_rev };
   }
 
-  /** Runs fn in one IMMEDIATE transaction; rolls back on any throw. */
+  /**
+   * Runs fn in one IMMEDIATE transaction; rolls back on any throw. A full or read-only disk is a StoreUnavailableError
+   * (the Admin API's 503); SQLite may have rolled back already then, so ROLLBACK only runs on an open transaction.
+   */
   #tx<T>(fn: () => T): T {
-    this.#db.exec('BEGIN IMMEDIATE');
     try {
+      this.#db.exec('BEGIN IMMEDIATE');
       const out = fn();
       this.#db.exec('COMMIT');
       return out;
     } catch (err) {
-      this.#db.exec('ROLLBACK');
-      throw err;
+      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+      throw storageFault(err, this.file) ?? err;
     }
   }
 
@@ -253,7 +271,8 @@ export class EmbeddedStore implements ConfigStore {
     }
     if (++this.#writesSinceCompact >= COMPACT_EVERY) {
       this.#writesSinceCompact = 0;
-      this.#compact();
+      // the write is done; a compaction the disk refuses waits for the next round
+      try { this.#compact(); } catch (err) { if (!(err instanceof StoreUnavailableError)) throw err; }
     }
   }
 
@@ -287,6 +306,11 @@ export class EmbeddedStore implements ConfigStore {
   #sweepExpired(): void {
     if (this.#closed) return;
     const rows = this.#q.expired.all(this.#now()) as unknown as { key: string }[];
-    for (const r of rows) this.deleteSync(r.key);
+    try {
+      for (const r of rows) this.deleteSync(r.key);
+    } catch (err) {
+      // a full or read-only disk: the expired keys are deleted by a later sweep (reads skip them meanwhile)
+      if (!(err instanceof StoreUnavailableError)) throw err;
+    }
   }
 }
