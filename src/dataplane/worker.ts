@@ -21,7 +21,7 @@ import { WorkerMetrics } from './state/metrics.ts';
 import { SharedCounts } from '../lib/shared-counts.ts';
 import { runSession } from './session/pipeline.ts';
 import { Session, type ListenerInfo, type PeerAddrs } from './session/session.ts';
-import { SHARED, WorkerStats, workerActiveSlot, workerUdpSlot } from './state/stats.ts';
+import { HEARTBEAT_MS, SHARED, WorkerStats, workerActiveSlot, workerBeatSlot, workerUdpSlot } from './state/stats.ts';
 import { NodeTable } from '../lib/node-table.ts';
 import { loadAddon } from './native/addon.ts';
 import { DETACHED, NativeRelay } from './native/relay-native.ts';
@@ -64,6 +64,8 @@ const metrics = new WorkerMetrics();
 const realIpFrom = CidrSet.parse(init.proxyProtocol.realIpFrom);
 const stats = new WorkerStats();
 const shared = new Int32Array(init.shared);
+// The heartbeat: a loop that stops turning (a runaway loop) stops it, and the primary replaces this worker.
+setInterval(() => { Atomics.add(shared, workerBeatSlot(init.workerId), 1); }, HEARTBEAT_MS).unref();
 const sessions = new Set<Session>();
 const myActive = workerActiveSlot(init.workerId);
 /** The TCP listeners: Node's server, or the addon's accept on a dup of its socket (then Node's is closed). */
@@ -394,6 +396,9 @@ port.on('message', (m: ToWorker) => {
       break;
     case 'crash':
       setImmediate(() => { throw new Error('crash requested by a test'); });
+      break;
+    case 'hang':
+      setImmediate(() => { for (;;) { /* spins until the primary terminates this worker */ } });
       break;
     case 'kill':
       native?.endAll();

@@ -111,6 +111,8 @@ export type ToWorker =
   | { readonly type: 'stop' }
   /** Tests only (WorkerPool.crashForTest): the worker throws an uncaught exception, as a bug would. */
   | { readonly type: 'crash' }
+  /** Tests only (WorkerPool.hangForTest): the worker's event loop spins for good, as a runaway loop would. */
+  | { readonly type: 'hang' }
   | { readonly type: 'kill' };
 
 export type ToPrimary =

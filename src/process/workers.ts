@@ -10,7 +10,7 @@ import type { SnapshotData } from '../model/snapshot.ts';
 import type { Logger } from '../observe/log.ts';
 import { listenerKey } from '../lib/addr.ts';
 import type { AccessLogConf } from '../observe/access-log.ts';
-import { SHARED, workerActiveSlot, workerUdpSlot } from '../dataplane/state/stats.ts';
+import { HEARTBEAT_MS, SHARED, WORKER_STUCK_MS, workerActiveSlot, workerBeatSlot, workerUdpSlot } from '../dataplane/state/stats.ts';
 import { NODE_SLOTS, type NodeTableBuffers } from '../lib/node-table.ts';
 
 /** worker.ts when run from src/ (type stripping), worker.js from dist/ (npm run build). */
@@ -50,6 +50,13 @@ interface Slot {
   worker: Worker;
   acked: number;
   alive: boolean;
+  /** Started (its listeners bound): from then on its heartbeat is watched. */
+  started: boolean;
+  /** Its heartbeat when last looked at, and since when it has not moved (performance.now()). */
+  beat: number;
+  beatSince: number;
+  /** Terminated by the primary for a heartbeat that stopped. */
+  stuck: boolean;
   /** The last snapshot posted to this worker (the base of the next delta). */
   sent: SnapshotData | undefined;
 }
@@ -75,7 +82,11 @@ export class WorkerPool {
   /** Sessions lost when a worker died, for metrics. */
   lostWorkers = 0;
 
+  /** Watches every started worker's heartbeat (state/stats.ts): one silent for WORKER_STUCK_MS is replaced. */
+  readonly #watchdog = setInterval(() => this.#checkHeartbeats(), HEARTBEAT_MS * 2);
+
   constructor(opts: PoolOptions) {
+    this.#watchdog.unref();
     this.#opts = opts;
     this.#listeners = opts.listeners;
     this.#counts = SharedCounts.create(DEFAULT_COUNT_SLOTS, opts.count);
@@ -132,13 +143,15 @@ export class WorkerPool {
     // The data path allocates per connection: a worker's young generation stays at V8's usual size even when the
     // launcher keeps the main thread's small (bin/sluice: fig 3 lost 13 µs per connection with 2 MiB here).
     const worker = new Worker(WORKER_URL, { workerData: init, name: `sluice-worker-${id}`, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } });
-    const slot: Slot = { id, worker, acked: -1, alive: true, sent: initial };
+    const slot: Slot = { id, worker, acked: -1, alive: true, sent: initial, started: false, beat: -1, beatSince: performance.now(), stuck: false };
     this.#slots[id] = slot;
     return new Promise((resolve, reject) => {
       let started = false;
       worker.on('message', (m: ToPrimary) => {
         if (m.type === 'bound' && !started) {
           started = true;
+          slot.started = true;
+          slot.beatSince = performance.now();
           if (this.#latest !== undefined && this.#latest !== initial) {
             worker.postMessage({ type: 'snapshot', data: this.#latest } satisfies ToWorker);
             slot.sent = this.#latest;
@@ -179,7 +192,7 @@ export class WorkerPool {
         new SharedCounts(this.#counts, this.#opts.count).releaseWorker(id);
         if (this.#stopping) return;
         this.lostWorkers++;
-        this.#opts.log.error({ worker: id, code }, 'data-plane worker died; restarting it');
+        if (!slot.stuck) this.#opts.log.error({ worker: id, code }, 'data-plane worker died; restarting it');
         this.#spawn(id).catch((err: unknown) => this.#opts.log.error({ err, worker: id }, 'cannot restart data-plane worker'));
       });
     });
@@ -288,6 +301,32 @@ export class WorkerPool {
     for (const slot of this.#slots) if (slot.alive) slot.worker.postMessage({ type: 'settings', ...s } satisfies ToWorker);
   }
 
+  #checkHeartbeats(): void {
+    if (this.#stopping) return;
+    const shared = new Int32Array(this.#shared);
+    const now = performance.now();
+    for (const slot of this.#slots) {
+      if (slot === undefined || !slot.alive || !slot.started || slot.stuck) continue;
+      const beat = Atomics.load(shared, workerBeatSlot(slot.id));
+      if (beat !== slot.beat) {
+        slot.beat = beat;
+        slot.beatSince = now;
+        continue;
+      }
+      if (now - slot.beatSince < WORKER_STUCK_MS) continue;
+      // Its event loop has not turned for that long (a runaway loop): its sessions get no service. terminate()
+      // interrupts running JavaScript; the exit handler then counts its sessions as lost and starts a new worker.
+      slot.stuck = true;
+      this.#opts.log.error({ worker: slot.id, silentMs: Math.round(now - slot.beatSince) }, 'data-plane worker stuck (no heartbeat); replacing it');
+      void slot.worker.terminate();
+    }
+  }
+
+  /** Tests only: makes worker `id` spin in a loop that never returns, to prove the heartbeat's replacement. */
+  hangForTest(id: number): void {
+    this.#slots[id]?.worker.postMessage({ type: 'hang' } satisfies ToWorker);
+  }
+
   /** Tests only: makes worker `id` die of an uncaught exception, to prove the restart path. */
   crashForTest(id: number): void {
     this.#slots[id]?.worker.postMessage({ type: 'crash' } satisfies ToWorker);
@@ -337,6 +376,7 @@ export class WorkerPool {
 
   async terminate(): Promise<void> {
     this.#stopping = true;
+    clearInterval(this.#watchdog);
     await Promise.all(this.#slots.map((s) => (s.alive ? s.worker.terminate() : Promise.resolve(0))));
   }
 }

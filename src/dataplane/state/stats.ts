@@ -10,11 +10,17 @@ export const SHARED = {
   active: 0, rejected: 1, udpSessions: 2, lostSessions: 3,
   /** Worker i's open TCP sessions are at workerBase + 2i, its UDP sessions at workerBase + 2i + 1. */
   workerBase: 8,
-  size: 8 + 2 * 64,
+  /** Worker i's heartbeat (a counter it bumps every HEARTBEAT_MS) is at beatBase + i. */
+  beatBase: 8 + 2 * 64,
+  size: 8 + 3 * 64,
 } as const;
 
 export const workerActiveSlot = (id: number): number => SHARED.workerBase + 2 * id;
 export const workerUdpSlot = (id: number): number => SHARED.workerBase + 2 * id + 1;
+export const workerBeatSlot = (id: number): number => SHARED.beatBase + id;
+/** How often a worker's event loop bumps its heartbeat; the primary replaces one silent for WORKER_STUCK_MS. */
+export const HEARTBEAT_MS = 250;
+export const WORKER_STUCK_MS = 5000;
 
 export class WorkerStats {
   sessions = 0;
