@@ -1,6 +1,7 @@
 // The router's decisions (CONTRACT §4) as a table: SNI routes first (exact > `*.x` at any depth > `*`), then the
 // routes without SNI; among matching routes (1) more filters set, (2) longer remote prefix, (3) longer server_addr
 // prefix, (4) earlier creation. Plus the explain() answer for the same query.
+import fc from 'fast-check';
 import { test, type TestContext } from 'node:test';
 import { parseIp } from '../../lib/ip.ts';
 import type { RouteConf } from '../../model/snapshot.ts';
@@ -105,4 +106,75 @@ test('router: explain says why each route did not match', (t: TestContext) => {
     loser: 'matched: a more specific or older route won',
     winner: 'matched: selected',
   });
+});
+
+// explain() and match() walk the same index: on random route tables and queries they name the same winner, which is
+// also the one a plain reading of CONTRACT §4 picks (the oracle below, written from the rules, not from router.ts).
+const REMOTES = ['127.0.0.1', '127.0.0.0/8', '127.0.0.0/24', '10.0.0.0/8', '0.0.0.0/0'];
+const SERVERS = ['127.0.0.1', '127.0.0.0/8', '10.0.0.1'];
+const SNIS = ['a.test.com', '*.test.com', '*.y.test.com', '*', 'b.test.com'];
+
+function inCidr(ip: string, cidr: string): number {
+  const [net, bits] = cidr.includes('/') ? [cidr.slice(0, cidr.indexOf('/')), Number(cidr.slice(cidr.indexOf('/') + 1))] : [cidr, 32];
+  const n = (s: string): number => s.split('.').reduce((a, o) => a * 256 + Number(o), 0);
+  const mask = bits === 0 ? 0 : 2 ** 32 - 2 ** (32 - bits);
+  const same = Math.floor(n(ip) / 2 ** (32 - bits)) === Math.floor(n(net) / 2 ** (32 - bits)) || mask === 0;
+  return same ? bits : -1;
+}
+
+function oracle(routes: readonly R[], q: Required<Pick<Q, 'remote' | 'server' | 'port'>> & Q): string | null {
+  const scored = (list: readonly R[]): string | null => {
+    let best: { r: R; spec: number; rp: number; sp: number; created: number } | undefined;
+    routes.forEach((r, i) => {
+      if (!list.includes(r)) return;
+      if (r.port !== undefined && r.port !== q.port) return;
+      const rp = r.remote === undefined ? 0 : Math.max(-1, ...r.remote.map((c) => inCidr(q.remote, c)));
+      const sp = r.server === undefined ? 0 : inCidr(q.server, r.server);
+      if (rp < 0 || sp < 0) return;
+      const s = { r, spec: (r.port !== undefined ? 1 : 0) + (r.server !== undefined ? 1 : 0) + (r.remote !== undefined ? 1 : 0), rp, sp, created: r.created ?? i + 1 };
+      if (best === undefined || s.spec > best.spec || (s.spec === best.spec && (s.rp > best.rp || (s.rp === best.rp && (s.sp > best.sp || (s.sp === best.sp && s.created < best.created)))))) best = s;
+    });
+    return best?.r.id ?? null;
+  };
+  const mode = q.mode ?? (q.sni !== undefined ? 'tls' : 'none');
+  if (q.sni !== undefined && mode !== 'none') {
+    const name = q.sni.toLowerCase();
+    const tiers: string[] = [name];
+    for (let i = name.indexOf('.'); i >= 0; i = name.indexOf('.', i + 1)) tiers.push(`*${name.slice(i)}`);
+    tiers.push('*');
+    for (const tier of tiers) {
+      const w = scored(routes.filter((r) => (r.snis ?? []).includes(tier) && (r.passthrough ?? false) === (mode === 'peek')));
+      if (w !== null) return w;
+    }
+  }
+  return scored(routes.filter((r) => (r.snis ?? []).length === 0));
+}
+
+test('router: on random tables, explain() names the winner match() picks, and both agree with the rules (oracle)', (t: TestContext) => {
+  const route = fc.record({
+    remote: fc.option(fc.uniqueArray(fc.constantFrom(...REMOTES), { minLength: 1, maxLength: 2 }), { nil: undefined }),
+    server: fc.option(fc.constantFrom(...SERVERS), { nil: undefined }),
+    port: fc.option(fc.constantFrom(9100, 9101), { nil: undefined }),
+    snis: fc.option(fc.uniqueArray(fc.constantFrom(...SNIS), { minLength: 1, maxLength: 2 }), { nil: undefined }),
+    passthrough: fc.boolean(),
+  }, { requiredKeys: ['passthrough'] });
+  const table = fc.array(route, { maxLength: 8 }).chain((rs) => fc.shuffledSubarray(rs.map((_, i) => i + 1), { minLength: rs.length, maxLength: rs.length })
+    .map((order) => rs.map((r, i): R => ({ ...r, id: `r${i}`, created: order[i] ?? i + 1 }))));
+  const q = fc.record({
+    remote: fc.constantFrom('127.0.0.1', '10.1.2.3', '192.168.0.1'), server: fc.constantFrom('127.0.0.1', '10.0.0.1'),
+    port: fc.constantFrom(9100, 9101), sni: fc.option(fc.constantFrom('a.test.com', 'x.y.test.com', 'b.test.com', 'other.org', 'A.Test.com'), { nil: undefined }),
+    mode: fc.constantFrom<SniMode>('tls', 'peek', 'none'),
+  });
+  let decided = 0;
+  fc.assert(fc.property(table, q, (routes, qq) => {
+    const query2 = qq.sni === undefined ? { ...qq, mode: 'none' as const } : qq;
+    const router = new Router(routes.map(conf));
+    const m = router.match(query(query2))?.id ?? null;
+    const ex = router.explain(query(query2));
+    const selected = ex.candidates.filter((c) => c.why === 'matched: selected').map((c) => c.route_id);
+    if (m !== null) decided++;
+    return ex.route_id === m && JSON.stringify(selected) === JSON.stringify(m === null ? [] : [m]) && m === oracle(routes, query2)
+      && ex.candidates.length === routes.length && ex.candidates.every((c) => c.matched === c.why.startsWith('matched'));
+  }), { numRuns: 3000, seed: 13 });
+  t.assert.ok(decided > 500, `the tables had winners often enough (${decided} of 3000)`);
 });

@@ -98,21 +98,30 @@ class Group {
     return this.#byPort.get(port) ?? this.#anyPort;
   }
 
-  best(q: MatchQuery): CompiledRoute | undefined {
+  /**
+   * The winner among this group's candidates for the query. `trace` (explain) hears each candidate's verdict:
+   * undefined = its filters match, else why not. Without it the walk stops at the first candidate less specific than
+   * the winner; with it the rest are judged too, for the answer only (the winner is already decided).
+   */
+  best(q: MatchQuery, trace?: Tracer): CompiledRoute | undefined {
     let best: Scored | undefined;
     for (const r of this.candidates(q.serverPort)) {
       // candidates are sorted by specificity: once below the winner's, nothing later can win
-      if (best !== undefined && r.specificity < best.route.specificity) break;
+      const late = best !== undefined && r.specificity < best.route.specificity;
+      if (late && trace === undefined) break;
       const remote = r.remotePrefix(q.remote);
-      if (remote < 0) continue;
-      const server = r.serverPrefix(q.server);
-      if (server < 0) continue;
+      const server = remote < 0 ? -1 : r.serverPrefix(q.server);
+      trace?.(r, remote < 0 ? `remote_addr not in [${r.conf.remoteAddrs.join(', ')}]` : server < 0 ? `server_addr does not match ${r.conf.serverAddr ?? ''}` : undefined);
+      if (late || server < 0) continue;
       const s: Scored = { route: r, remote, server };
       if (better(s, best)) best = s;
     }
     return best?.route;
   }
 }
+
+/** A candidate's verdict in a walk of the index: undefined = its filters match, else why not. */
+type Tracer = (r: CompiledRoute, why: string | undefined) => void;
 
 export interface ExplainResult {
   route_id: string | null;
@@ -167,18 +176,27 @@ export class Router {
   }
 
   match(q: MatchQuery): CompiledRoute | undefined {
-    for (const g of this.#sniGroups(q)) {
-      const r = g.best(q);
-      if (r !== undefined) return r;
-    }
-    return this.#plain.best(q);
+    return this.#walk(q, undefined);
   }
 
-  /** The same decision as match(), with every route's verdict (POST /sluice/v1/explain). */
+  /** SNI groups most specific first, then the plain routes: the first group with a winner decides. */
+  #walk(q: MatchQuery, trace: Tracer | undefined): CompiledRoute | undefined {
+    for (const g of this.#sniGroups(q)) {
+      const r = g.best(q, trace);
+      if (r !== undefined) return r;
+    }
+    return this.#plain.best(q, trace);
+  }
+
+  /**
+   * The same decision as match(), from the same walk of the same index (POST /sluice/v1/explain), with every route's
+   * verdict: the walk's for the routes it looked at; for the others, why the index did not offer them.
+   */
   explain(q: MatchQuery): ExplainResult {
-    const winner = this.match(q);
+    const seen = new Map<CompiledRoute, string | undefined>();
+    const winner = this.#walk(q, (r, why) => { if (!seen.has(r)) seen.set(r, why); });
     const candidates = this.routes.map((r) => {
-      const why = this.#why(r, q);
+      const why = seen.has(r) ? seen.get(r) : this.#notOffered(r, q, winner);
       return { route_id: r.id, matched: why === undefined, why: why ?? (r === winner ? 'matched: selected' : 'matched: a more specific or older route won') };
     });
     let reason: string;
@@ -187,20 +205,19 @@ export class Router {
     return { route_id: winner?.id ?? null, reason, candidates };
   }
 
-  #why(r: CompiledRoute, q: MatchQuery): string | undefined {
+  /** Why the walk never looked at `r`: its SNI group was not tried, its server_port bucket was not, or it came later. */
+  #notOffered(r: CompiledRoute, q: MatchQuery, winner: CompiledRoute | undefined): string {
     if (r.conf.snis.length > 0) {
       if (q.sni === undefined || q.sniMode === 'none') return 'route needs an SNI and the connection has none';
       if (r.conf.tlsPassthrough !== (q.sniMode === 'peek')) {
         return r.conf.tlsPassthrough ? 'tls_passthrough route: only for a peeked ClientHello on a plain listener' : 'SNI route for terminated TLS only';
       }
-      const name = q.sni.toLowerCase();
-      const ok = r.conf.snis.some((s) => s === '*' || s === name || (s.startsWith('*.') && name.endsWith(s.slice(1))));
-      if (!ok) return `sni ${name} not in [${r.conf.snis.join(', ')}]`;
     }
     if (r.port !== 0 && r.port !== q.serverPort) return `server_port ${q.serverPort} != ${r.port}`;
-    if (r.serverPrefix(q.server) < 0) return `server_addr does not match ${r.conf.serverAddr ?? ''}`;
-    if (r.remotePrefix(q.remote) < 0) return `remote_addr not in [${r.conf.remoteAddrs.join(', ')}]`;
-    return undefined;
+    if (r.conf.snis.length > 0 && !this.#sniGroups(q).some((g) => g.candidates(q.serverPort).includes(r))) {
+      return `sni ${(q.sni ?? '').toLowerCase()} not in [${r.conf.snis.join(', ')}]`;
+    }
+    return `not tried: route ${winner?.id ?? '?'} won in a group tried before this one`;
   }
 }
 
