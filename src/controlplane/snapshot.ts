@@ -7,6 +7,7 @@ import { deepFreeze } from '../lib/freeze.ts';
 import type { NodeConf, RouteConf, SnapshotData, SslConf, TlsProtocol, UpstreamConf, UpstreamTlsConf } from '../model/snapshot.ts';
 import type { Logger } from '../observe/log.ts';
 import { serviceSchema, sslSchema, streamRouteSchema, upstreamSchema } from './schema/apisix.ts';
+import { routeNotForStreams, serviceNotForStreams, sslNotForStreams, upstreamNotForStreams } from './schema/l4-only.ts';
 import { Keyring } from '../lib/keyring.ts';
 import { isIP } from 'node:net';
 import type { Schema } from '../lib/jsonschema.ts';
@@ -21,6 +22,10 @@ const RESOURCES = ['stream_routes', 'upstreams', 'services', 'ssls', 'plugin_met
 type ResourceName = (typeof RESOURCES)[number];
 const SCHEMAS: Record<ResourceName, Schema> = {
   stream_routes: streamRouteSchema, upstreams: upstreamSchema, services: serviceSchema, ssls: sslSchema, plugin_metadata: { type: 'object' },
+};
+/** The same L4 refusals as the Admin API's, for items that come from etcd or apisix.yaml (skipped and logged). */
+const NOT_FOR_STREAMS: Partial<Record<ResourceName, (v: JsonObject) => string | undefined>> = {
+  stream_routes: routeNotForStreams, upstreams: upstreamNotForStreams, services: serviceNotForStreams, ssls: sslNotForStreams,
 };
 
 export const DEFAULT_TIMEOUT = { connect: 60, send: 600, read: 600 } as const;
@@ -238,7 +243,7 @@ export class SnapshotBuilder {
       let hit = this.#validated.get(item.key);
       if (hit === undefined || hit.mod !== item.modifiedIndex) {
         const value = structuredClone(item.value);
-        const err = check(SCHEMAS[res], value) ?? this.#checkPlugins(res, id, value);
+        const err = check(SCHEMAS[res], value) ?? NOT_FOR_STREAMS[res]?.(value) ?? this.#checkPlugins(res, id, value);
         if (err !== undefined) this.#problem(item.key, `skipped invalid ${res} item: ${err}`);
         hit = { mod: item.modifiedIndex, value: err === undefined ? deepFreeze(value) : undefined };
         this.#validated.set(item.key, hit);

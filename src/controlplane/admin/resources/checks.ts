@@ -8,10 +8,13 @@ import { adminError } from '../errors.ts';
 import type { Refs } from '../refs.ts';
 import { checkPair } from './ssls.ts';
 import { firstPluginProblem, inlineSplitUpstreams, splitUpstreamIds } from '../../plugin-confs.ts';
+import { upstreamNotForStreams } from '../../schema/l4-only.ts';
 
 export { idOf };
 
 export async function checkUpstream(up: JsonObject, refs: Refs): Promise<void> {
+  const l4 = upstreamNotForStreams(up);
+  if (l4 !== undefined) throw adminError('INVALID_CONF', { reason: l4 });
   const nodes = up.nodes;
   if (isJsonObject(nodes)) {
     for (const key of Object.keys(nodes)) {

@@ -5,12 +5,15 @@ import type { JsonObject } from '../../store/store.ts';
 import { adminError } from '../errors.ts';
 import type { ResourceDef } from '../resource.ts';
 import { checkPlugins, checkUpstream, idOf } from './checks.ts';
+import { serviceNotForStreams } from '../../schema/l4-only.ts';
 
 export const services: ResourceDef = {
   name: 'services',
   kind: 'service',
   validate: (conf) => check(serviceSchema, conf),
   async check(_id, svc, refs) {
+    const l4 = serviceNotForStreams(svc);
+    if (l4 !== undefined) throw adminError('INVALID_CONF', { reason: l4 });
     if (svc.upstream !== undefined) await checkUpstream(svc.upstream as JsonObject, refs);
     if (svc.upstream_id !== undefined) {
       const id = idOf(svc.upstream_id);

@@ -2,6 +2,7 @@
 // encrypted at rest with the keyring (apisix.data_encryption) and never returned by any answer.
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { check } from '../../../lib/jsonschema.ts';
+import { sslNotForStreams } from '../../schema/l4-only.ts';
 import type { Keyring } from '../../../lib/keyring.ts';
 import { sslSchema } from '../../schema/apisix.ts';
 import type { JsonObject } from '../../store/store.ts';
@@ -60,6 +61,8 @@ export function sslsResource(keyring: Keyring): ResourceDef {
     kind: 'ssl',
     validate: (conf) => check(sslSchema, conf),
     check(_id, ssl) {
+      const l4 = sslNotForStreams(ssl);
+      if (l4 !== undefined) throw adminError('INVALID_CONF', { reason: l4 });
       const certs = Array.isArray(ssl.certs) ? ssl.certs : [];
       const keys = Array.isArray(ssl.keys) ? ssl.keys : [];
       if (certs.length !== keys.length) throw adminError('SSL_CERTS_KEYS_COUNT');
