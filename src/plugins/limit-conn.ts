@@ -19,6 +19,7 @@ interface Conf {
   key_type: 'var' | 'var_combination';
   key: string;
   allow_degradation: boolean;
+  rejected_code: number;
 }
 
 interface Limit {
@@ -29,6 +30,8 @@ interface Limit {
   readonly scope: string;
   readonly key: (v: (name: string) => string | undefined) => string | undefined;
   readonly degrade: boolean;
+  /** The refused session's status (rejected_code). */
+  readonly rejectedCode: number;
   readonly counts: SharedCounts;
   readonly workerId: number;
   readonly counters: PluginCounters;
@@ -75,9 +78,15 @@ export const limitConn: Plugin<Conf, Limit> = {
       key_type: { type: 'string', enum: ['var', 'var_combination'], default: 'var' },
       key: { type: 'string' },
       allow_degradation: { type: 'boolean', default: false },
+      // APISIX's status for a refused session: the access log's $status and apisix_stream_status's code
+      rejected_code: { type: 'integer', minimum: 200, maximum: 599, default: 503 },
+      // APISIX's local counting only (its redis policies need a redis the gateway shares)
+      policy: { type: 'string', enum: ['local'], default: 'local' },
+      rejected_msg: { type: 'string', minLength: 1 },
     },
     required: ['conn', 'burst', 'default_conn_delay', 'key'],
   },
+  check: (conf) => (conf.rejected_msg !== undefined ? 'rejected_msg: a refused stream session is closed without a reply; there is no message to send' : undefined),
   compile(c, env, ctx) {
     const { _meta: _ignored, ...own } = c as Conf & { _meta?: unknown };
     const name = c.key;
@@ -88,6 +97,7 @@ export const limitConn: Plugin<Conf, Limit> = {
       scope: `stream_routes/${ctx.routeId}:${JSON.stringify(own)}:`,
       key: c.key_type === 'var_combination' ? compileCombination(c.key) : (v) => v(name),
       degrade: c.allow_degradation,
+      rejectedCode: c.rejected_code,
       counts: env.counts,
       workerId: env.workerId,
       counters: env.counters,
@@ -99,7 +109,7 @@ export const limitConn: Plugin<Conf, Limit> = {
     const key = l.scope + (raw === undefined || raw === '' ? s.remoteAddr : raw);
     const r = l.counts.incoming(key, l.max, l.workerId);
     if (!r.ok) {
-      if (r.why === 'rejected') return { end: 'LimitReached' };
+      if (r.why === 'rejected') return { end: 'LimitReached', status: l.rejectedCode };
       l.counters.limitTableFull++;
       return l.degrade ? 'continue' : { end: 'Internal' };
     }

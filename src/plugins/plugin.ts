@@ -12,7 +12,8 @@ import type { Logger } from '../observe/log.ts';
 import type { EndReason } from '../dataplane/session/end.ts';
 
 /** What a preread hook returns. */
-export type PluginVerdict = 'continue' | { readonly end: EndReason };
+/** `status`: the session's status in the log and metrics instead of its end reason's (limit-conn's rejected_code). */
+export type PluginVerdict = 'continue' | { readonly end: EndReason; readonly status?: number };
 
 /** The session as a preread hook sees it (TCP and UDP alike; the data plane implements it). */
 export interface PrereadSession {
@@ -112,6 +113,18 @@ function checkMeta(meta: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * A top-level key the plugin's schema does not declare (APISIX would store and ignore it): refused, so that no
+ * accepted key is silently inert (a typo, or an APISIX key Sluice does not implement).
+ */
+function unknownKey(p: { readonly name: string; readonly schema: Schema }, conf: Record<string, unknown>, allowed: readonly string[]): string | undefined {
+  const props = p.schema.properties ?? {};
+  for (const k of Object.keys(conf)) {
+    if (!Object.hasOwn(props, k) && !allowed.includes(k)) return `property "${k}" is not a ${p.name} setting Sluice implements (known: ${Object.keys(props).join(', ')})`;
+  }
+  return undefined;
+}
+
 export class PluginRegistry {
   readonly #byName: ReadonlyMap<string, AnyPlugin>;
   /** Enabled plugins (in `stream_plugins` and implemented), highest priority first. */
@@ -141,7 +154,7 @@ export class PluginRegistry {
     }
     const obj = conf as Record<string, unknown>;
     const meta = Array.isArray(conf) ? undefined : obj._meta;
-    const err = checkMeta(meta) ?? check(p.schema, conf) ?? (Array.isArray(conf) ? undefined : p.check?.(obj));
+    const err = checkMeta(meta) ?? check(p.schema, conf) ?? (Array.isArray(conf) ? undefined : unknownKey(p, obj, ['_meta']) ?? p.check?.(obj));
     if (err !== undefined) return { ok: false, kind: 'invalid', reason: err };
     return { ok: true };
   }
@@ -151,7 +164,7 @@ export class PluginRegistry {
     const p = this.#byName.get(name);
     if (p === undefined) return { ok: false, kind: 'unknown', reason: '' };
     if (p.metadataSchema === undefined) return { ok: false, kind: 'invalid', reason: `plugin ${name} takes no metadata` };
-    const err = check(p.metadataSchema, conf);
+    const err = check(p.metadataSchema, conf) ?? (conf !== null && typeof conf === 'object' && !Array.isArray(conf) ? unknownKey({ name: p.name, schema: p.metadataSchema }, conf as Record<string, unknown>, ['id', 'create_time', 'update_time']) : undefined);
     if (err !== undefined) return { ok: false, kind: 'invalid', reason: err };
     return { ok: true };
   }

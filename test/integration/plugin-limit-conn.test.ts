@@ -1,6 +1,7 @@
 // limit-conn on the wire (issue 12, CONTRACT §6): concurrent sessions per key, gateway-wide across workers; up to
 // conn pass, up to conn + burst are delayed by about default_conn_delay, more are refused (503, LimitReached);
 // the count drops when a session ends, however it ends (a dead worker's too); key_type var / var_combination.
+import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { startTestGateway } from '../fixtures/gateway.ts';
@@ -121,4 +122,30 @@ test('limit-conn on UDP: sessions per client are limited; the delayed first data
     refused = (await g.gw.pool.stats()).reduce((n, s) => n + (s.byReason.LimitReached ?? 0), 0);
   }
   t.assert.equal(refused, 1, 'the third session is refused');
+});
+
+test('limit-conn rejected_code: a refused session is logged with that status (default 503); rejected_msg and the redis policies are refused', async (t: TestContext) => {
+  const up = await echoServer(t);
+  const g = await startTestGateway(t, { nginx_config: { stream: { enable_access_log: true, access_log: 'logs/access.log' } } }, { listeners: [{}] });
+  const put = (plugins: Record<string, unknown>): ReturnType<typeof g.admin> => g.admin('PUT', '/apisix/admin/stream_routes/1', { plugins, upstream: { nodes: { [up.node]: 1 } } });
+  t.assert.equal((await put(lc({ conn: 1, rejected_code: 429 }))).status, 201);
+  const a = await hold(t, g.listenerPort());
+  const b = await hold(t, g.listenerPort());
+  t.assert.deepStrictEqual([a.state, b.state], ['open', 'closed']);
+  const file = `${g.prefix}/logs/access.log`;
+  let line = '';
+  for (let i = 0; i < 100 && line === ''; i++) {
+    try { line = readFileSync(file, 'utf8').split('\n').find((l) => / TCP \d{3} /.test(l)) ?? ''; } catch { /* not yet */ }
+    if (line === '') await delay(20);
+  }
+  t.assert.match(line, / TCP 429 0 0 /, 'the refused session has rejected_code as its status');
+  for (const [conf, why] of [
+    [{ rejected_msg: 'go away' }, /^failed to check the configuration of stream plugin \[limit-conn\]: rejected_msg: a refused stream session is closed without a reply/],
+    [{ policy: 'redis' }, /policy/],
+    [{ redis_host: '127.0.0.1' }, /property "redis_host" is not a limit-conn setting Sluice implements/],
+  ] as const) {
+    const r = await put(lc({ conn: 1, ...conf }));
+    t.assert.equal(r.status, 400, r.text);
+    t.assert.match((r.json as { error_msg: string }).error_msg, why);
+  }
 });

@@ -52,10 +52,13 @@ export class PluginRun {
   readonly chain: PluginChain;
   cleanups: (() => void)[] | undefined;
   refusedBy: string | undefined;
+  /** The status the refusing plugin chose (limit-conn's rejected_code); undefined = the end reason's. */
+  status: number | undefined;
   constructor(chain: PluginChain) {
     this.chain = chain;
     this.cleanups = undefined;
     this.refusedBy = undefined;
+    this.status = undefined;
   }
   onEnd(fn: () => void): void {
     (this.cleanups ??= []).push(fn);
@@ -65,6 +68,7 @@ export class PluginRun {
 function refuse(run: PluginRun, name: string, v: PluginVerdict, env: PluginEnv): PluginVerdict {
   if (v === 'continue') return v;
   run.refusedBy = name;
+  run.status = v.status;
   env.counters.refusals.set(name, (env.counters.refusals.get(name) ?? 0) + 1);
   return v;
 }

@@ -7,7 +7,7 @@ import type { Session } from './session.ts';
 export function tcpRecord(s: Session, reason: EndReason, now: number): AccessRecord {
   return {
     protocol: 'TCP', remoteAddr: s.remoteAddr, remotePort: s.remotePort, serverAddr: s.serverAddr, serverPort: s.serverPort,
-    status: STATUS[reason], bytesSent: s.bytesToClient, bytesReceived: s.bytesFromClient,
+    status: s.plugins?.status ?? STATUS[reason], bytesSent: s.bytesToClient, bytesReceived: s.bytesFromClient,
     sessionTime: (now - s.startedAt) / 1000, upstreamAddr: s.node?.addr, routeId: s.route?.id, serviceId: s.route?.conf.serviceId,
     sni: s.sni, realipRemoteAddr: s.peerAddr, mqttClientId: s.mqttClientId, endReason: reason, endedAt: Date.now(),
   };
@@ -26,10 +26,11 @@ export interface UdpEnd {
   readonly startedAt: number;
 }
 
-export function udpRecord(u: UdpEnd, reason: EndReason, now: number): AccessRecord {
+/** `status`: a refusing plugin's own (limit-conn's rejected_code), else the end reason's. */
+export function udpRecord(u: UdpEnd, reason: EndReason, now: number, status?: number): AccessRecord {
   return {
     protocol: 'UDP', remoteAddr: u.clientAddr, remotePort: u.clientPort, serverAddr: u.serverAddr, serverPort: u.serverPort,
-    status: STATUS[reason], bytesSent: u.bytesToClient, bytesReceived: u.bytesFromClient, sessionTime: (now - u.startedAt) / 1000,
+    status: status ?? STATUS[reason], bytesSent: u.bytesToClient, bytesReceived: u.bytesFromClient, sessionTime: (now - u.startedAt) / 1000,
     upstreamAddr: u.upstreamAddr, routeId: u.routeId, serviceId: u.serviceId, sni: undefined, realipRemoteAddr: u.clientAddr,
     mqttClientId: undefined, endReason: reason, endedAt: Date.now(),
   };

@@ -314,7 +314,7 @@ export class UdpListener {
       clientAddr: unmapV4(c.address), clientPort: c.port, serverAddr: c.serverAddr, serverPort: c.serverPort,
       routeId: route.id, serviceId: route.conf.serviceId, upstreamAddr: undefined, bytesFromClient: 0, bytesToClient: 0, startedAt: now,
     };
-    this.#deps.onEnd(udpRecord(end, v.end, now), run, this.addr);
+    this.#deps.onEnd(udpRecord(end, v.end, now, run.status), run, this.addr);
   }
 
   #start(c: Client, route: CompiledRoute, upstreamKey: string | undefined, run: PluginRun | undefined, now: number): UdpSession | undefined {
