@@ -33,4 +33,9 @@ export default tseslint.config(
     files: ['src/lib/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../*', '!../lib/*'], message: 'lib/ imports nothing of the product' }] }] },
   },
+  {
+    // a lib test may use the test fixtures (hand-built inputs), still nothing of the product
+    files: ['src/lib/**/*.test.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ regex: '^\\.\\./(?!lib/|\\.\\./test/fixtures/)', message: 'lib/ imports nothing of the product' }] }] },
+  },
 );

@@ -1,11 +1,11 @@
 // The hand-written ClientHello parser (issue 6): table tests on real ClientHellos captured from Node's TLS client and
-// on hand-built ones, then a fuzz test (fixed seed, bounded) of mutations, truncations and random bytes: the parser
-// must never throw and must always answer need_more, not_tls, malformed or ok.
+// on hand-built ones (test/fixtures/tls-hello.ts). Its fuzzing is test/fuzz/targets/clienthello.ts.
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { MAX_HELLO_BYTES, parseClientHello, type HelloResult } from './clienthello.ts';
+import { build, reframe, u16 } from '../../test/fixtures/tls-hello.ts';
 
 /** The first TLS record Node's client sends with `opts` (its ClientHello), caught by a plain TCP server. */
 async function capture(opts: ConnectionOptions): Promise<Buffer> {
@@ -38,53 +38,6 @@ async function captures(): Promise<{ name: string; hello: Buffer; sni: string | 
     { name: 'no SNI (an IP host)', hello: await capture({}), sni: undefined },
     { name: 'a long SNI', hello: await capture({ servername: LONG_NAME }), sni: LONG_NAME },
   ];
-}
-
-/** The handshake message of a single-record ClientHello, re-framed into records of `size` bytes. */
-function reframe(hello: Buffer, size: number): Buffer {
-  const body = hello.subarray(5);
-  const out: Buffer[] = [];
-  for (let i = 0; i < body.length; i += size) {
-    const part = body.subarray(i, i + size);
-    const h = Buffer.from([0x16, 0x03, 0x01, 0, 0]);
-    h.writeUInt16BE(part.length, 3);
-    out.push(h, part);
-  }
-  return Buffer.concat(out);
-}
-
-const u16 = (n: number): Buffer => { const b = Buffer.alloc(2); b.writeUInt16BE(n); return b; };
-
-interface Build {
-  readonly sni?: Buffer | string;
-  /** server_name entry type (0 = host_name). */
-  readonly nameType?: number;
-  readonly suites?: Buffer;
-  readonly extensions?: Buffer | null; // null: no extensions block at all
-  readonly handshakeType?: number;
-  /** Overrides, applied to the built message: [offset in the handshake message, bytes]. */
-  readonly patch?: readonly [number, Buffer];
-}
-
-/** A ClientHello in one record, from parts (enough to reach every branch the real ones do not). */
-function build(b: Build = {}): Buffer {
-  const sni = typeof b.sni === 'string' ? Buffer.from(b.sni, 'latin1') : b.sni;
-  let ext: Buffer;
-  if (b.extensions !== undefined) ext = b.extensions ?? Buffer.alloc(0);
-  else if (sni === undefined) ext = Buffer.concat([u16(0x000a), u16(4), u16(2), u16(0x001d)]);
-  else {
-    const entry = Buffer.concat([Buffer.from([b.nameType ?? 0]), u16(sni.length), sni]);
-    const list = Buffer.concat([u16(entry.length), entry]);
-    ext = Buffer.concat([u16(0x000a), u16(4), u16(2), u16(0x001d), u16(0), u16(list.length), list]);
-  }
-  const suites = b.suites ?? Buffer.from([0x13, 0x01, 0x13, 0x02]);
-  const body = Buffer.concat([
-    Buffer.from([0x03, 0x03]), Buffer.alloc(32, 7), Buffer.from([0]), u16(suites.length), suites, Buffer.from([1, 0]),
-    b.extensions === null ? Buffer.alloc(0) : Buffer.concat([u16(ext.length), ext]),
-  ]);
-  const msg = Buffer.concat([Buffer.from([b.handshakeType ?? 1, body.length >> 16, (body.length >> 8) & 0xff, body.length & 0xff]), body]);
-  if (b.patch !== undefined) b.patch[1].copy(msg, b.patch[0]);
-  return Buffer.concat([Buffer.from([0x16, 0x03, 0x01]), u16(msg.length), msg]);
 }
 
 const kindOf = (r: HelloResult): string => (r.kind === 'ok' ? `ok ${r.sni ?? '-'}` : r.kind);
@@ -169,73 +122,3 @@ test('a ClientHello that is still unfinished at 16 KiB is malformed, not need_mo
   t.assert.strictEqual(parseClientHello(unfinished.subarray(0, MAX_HELLO_BYTES)).kind, 'malformed', '16 KiB read, record overhead included, and still unfinished');
 });
 
-/** mulberry32: a small seeded PRNG, so that a failing fuzz case can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const HOST = /^[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*$/;
-
-test('fuzz: 20 000 mutated, truncated, re-framed and random inputs; never a throw, always one of the four answers', async (t: TestContext) => {
-  t.plan(3);
-  const rnd = prng(0x51_1c_e6);
-  const int = (n: number): number => Math.floor(rnd() * n);
-  const hellos = (await captures()).map((h) => h.hello);
-  const bases = [...hellos, ...hellos.map((h) => reframe(h, 1 + int(200))), build({ sni: 'test.com' }), build({ extensions: null })];
-  const mutate = (src: Buffer): Buffer => {
-    let b = Buffer.from(src);
-    const steps = 1 + int(4);
-    for (let s = 0; s < steps; s++) {
-      const at = int(Math.max(1, b.length));
-      switch (int(7)) {
-        case 0: b[at] = (b[at] ?? 0) ^ (1 << int(8)); break; // flip a bit
-        case 1: b[at] = [0x00, 0xff, 0x7f, 0x80, int(256)][int(5)] as number; break; // a boundary byte
-        case 2: b = b.subarray(0, at); break; // truncate
-        case 3: { const n = 1 + int(16); b = Buffer.concat([b.subarray(0, at), Buffer.from(Array.from({ length: n }, () => int(256))), b.subarray(at)]); break; }
-        case 4: b = Buffer.concat([b.subarray(0, at), b.subarray(Math.min(b.length, at + 1 + int(32)))]); break; // delete a range
-        case 5: if (at + 1 < b.length) b.writeUInt16BE([0, 1, 0xffff, 0x4000, int(65536)][int(5)] as number, at); break; // a length field
-        default: b = Buffer.concat([b, b.subarray(at, at + 1 + int(64))]); break; // duplicate a range at the end
-      }
-    }
-    return b;
-  };
-  const randomBytes = (): Buffer => {
-    const b = Buffer.from(Array.from({ length: int(300) }, () => int(256)));
-    if (b.length >= 2 && rnd() < 0.7) { b[0] = 0x16; b[1] = 0x03; } // past the first check, most of the time
-    return b;
-  };
-  const problems: string[] = [];
-  const seen = new Set<string>();
-  let ran = 0;
-  for (let i = 0; i < 20_000; i++) {
-    ran++;
-    const buf = i % 10 === 0 ? randomBytes() : mutate(bases[int(bases.length)] as Buffer);
-    let r: HelloResult;
-    try {
-      r = parseClientHello(buf);
-    } catch (err) {
-      problems.push(`#${i} threw ${(err as Error).message} on ${buf.toString('hex').slice(0, 200)}`);
-      continue;
-    }
-    seen.add(r.kind);
-    if (!['need_more', 'not_tls', 'malformed', 'ok'].includes(r.kind)) problems.push(`#${i} answered ${r.kind}`);
-    if (r.kind === 'need_more' && buf.length >= MAX_HELLO_BYTES) problems.push(`#${i} need_more at ${buf.length} bytes`);
-    if (r.kind === 'ok' && r.sni !== undefined && !HOST.test(r.sni)) problems.push(`#${i} ok with SNI ${JSON.stringify(r.sni)}`);
-    // what follows a complete answer cannot change it
-    if (r.kind === 'ok' || r.kind === 'not_tls') {
-      const again = parseClientHello(Buffer.concat([buf, Buffer.from([int(256), int(256), int(256)])]));
-      if (kindOf(again) !== kindOf(r)) problems.push(`#${i} ${kindOf(r)} became ${kindOf(again)} with 3 more bytes`);
-    }
-    if (problems.length > 20) break;
-  }
-  t.assert.deepStrictEqual(problems, []);
-  t.assert.deepStrictEqual([...seen].sort(), ['malformed', 'need_more', 'not_tls', 'ok'], 'the fuzz reached every answer');
-  t.assert.strictEqual(ran, 20_000, 'every input ran (the loop stops early after 20 problems)');
-});

@@ -79,9 +79,10 @@ export function recordVariable(r: AccessRecord, name: string): string | undefine
 /** nginx's `default` escaping: `"`, `\` and bytes outside 0x20-0x7e as \xXX; `json`: JSON string escaping. */
 function escaper(mode: 'default' | 'json'): (s: string) => string {
   if (mode === 'json') return (s) => JSON.stringify(s).slice(1, -1);
+  // by code point (`u`): an astral character is its 4 UTF-8 bytes, not two halves of a surrogate pair (each U+FFFD)
   // eslint-disable-next-line no-control-regex -- matching control characters is the point: they are escaped
-  return (s) => s.replace(/["\\\x00-\x1f\x7f-\uffff]/g, (c) => {
-    const code = c.charCodeAt(0);
+  return (s) => s.replace(/["\\\x00-\x1f\x7f-\u{10ffff}]/gu, (c) => {
+    const code = c.codePointAt(0) ?? 0;
     return code > 0xff ? [...Buffer.from(c)].map((b) => `\\x${b.toString(16).toUpperCase()}`).join('') : `\\x${code.toString(16).toUpperCase().padStart(2, '0')}`;
   });
 }

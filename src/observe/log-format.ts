@@ -64,7 +64,8 @@ function render(c: Compiled, lookup: VarLookup): unknown {
   const out: Record<string, unknown> = {};
   for (const n of c.nodes) {
     const v = value(n, lookup);
-    if (v !== undefined) out[n.key] = v;
+    // an own property: a key `__proto__` (JSON.parse makes one) stays a key instead of setting the prototype
+    if (v !== undefined) Object.defineProperty(out, n.key, { value: v, writable: true, enumerable: true, configurable: true });
   }
   return out;
 }

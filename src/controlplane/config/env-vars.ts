@@ -44,10 +44,7 @@ function substituteString(text: string, env: NodeJS.ProcessEnv, segs: readonly P
 export function substituteEnv(value: unknown, env: NodeJS.ProcessEnv = process.env, segs: PathSeg[] = []): unknown {
   if (typeof value === 'string') return value.includes('${{') ? substituteString(value, env, segs) : value;
   if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, env, [...segs, i]));
-  if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = substituteEnv(v, env, [...segs, k]);
-    return out;
-  }
+  // fromEntries defines own properties: a YAML key `__proto__` stays a key (an unknown one) instead of a prototype
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substituteEnv(v, env, [...segs, k])]));
   return value;
 }

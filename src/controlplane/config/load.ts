@@ -173,7 +173,9 @@ export function parseConfig(text: string, file: string, prefix: string, env: Nod
     const line = first.linePos?.[0]?.line ?? lc.linePos(first.pos[0]).line;
     throw new ConfigError(file, line, '', `invalid YAML: ${first.message.split('\n')[0] ?? first.code}`);
   }
-  let raw: unknown = doc.toJS() ?? {};
+  let raw: unknown;
+  // an alias without its anchor, or past yaml's maxAliasCount (a "billion laughs" file), throws a ReferenceError
+  try { raw = doc.toJS() ?? {}; } catch (err) { throw err instanceof ReferenceError ? new ConfigError(file, 1, '', `invalid YAML: ${err.message}`) : err; }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError(file, 1, '', 'expected a mapping at the top level');
   }
@@ -196,7 +198,7 @@ export function parseConfig(text: string, file: string, prefix: string, env: Nod
   // nginx_config: what Sluice does not implement is warned about and ignored (CONTRACT §2).
   const nginx = (raw as { nginx_config: Record<string, unknown> }).nginx_config;
   for (const [k, v] of Object.entries(nginx)) {
-    const known = NGINX_CONFIG_KNOWN[k];
+    const known = Object.hasOwn(NGINX_CONFIG_KNOWN, k) ? NGINX_CONFIG_KNOWN[k] : undefined; // not `constructor`'s
     if (known === undefined) {
       warnings.push(`${file}:${lineOf(doc, lc, ['nginx_config', k])}: nginx_config.${k}: not supported by Sluice, ignored`);
       continue;

@@ -42,6 +42,76 @@ interface YamlWatcher {
 /** Linux stamps mtime/ctime from a coarse clock (a few ms): a change this close to a read may leave the stat equal. */
 const STAT_SLACK_MS = 100;
 
+/** A log line of one load: a section that is ignored (warn) or an item that is skipped (error), in file order. */
+export interface StandaloneLine {
+  readonly level: 'error' | 'warn';
+  readonly text: string;
+}
+
+/** One load of the file: the items by store key and the lines to log, or why the whole file is refused. */
+export type StandaloneParse =
+  | { readonly items: Map<string, JsonObject>; readonly lines: readonly StandaloneLine[] }
+  | { readonly error: string };
+
+/**
+ * Parses the text of conf/apisix.yaml (`shown` names it in every line; store keys are `<prefix>/<section>/<id>`).
+ * Pure: what to log comes back as values. `validate` checks items against APISIX's schemas.
+ */
+export function parseStandalone(text: string, shown: string, prefix: string, validate: boolean): StandaloneParse {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc });
+  if (doc.errors[0] !== undefined) {
+    const e = doc.errors[0];
+    return { error: `${shown}:${e.linePos?.[0]?.line ?? 0}: invalid YAML: ${e.message.split('\n')[0] ?? ''}; keeping the previous config` };
+  }
+  const out = new Map<string, JsonObject>();
+  const lines: StandaloneLine[] = [];
+  const root = doc.contents;
+  if (root === null) return { items: out, lines };
+  if (!isMap(root)) return { error: `${shown}:1: expected a mapping at the top level; keeping the previous config` };
+  // Aliases are resolved across the file (an item may be, or hold, an anchor written elsewhere). The yaml package
+  // refuses an alias without its anchor, and more aliases than maxAliasCount (a "billion laughs" file): 100 per item.
+  let js: Record<string, unknown>;
+  try {
+    const count = root.items.reduce((n, p) => n + (isSeq(p.value) ? p.value.items.length : 0), 0);
+    js = doc.toJS({ maxAliasCount: 100 * Math.max(1, count) }) as Record<string, unknown>;
+  } catch (err) {
+    if (!(err instanceof ReferenceError)) throw err;
+    return { error: `${shown}:1: invalid YAML: ${err.message}; keeping the previous config` };
+  }
+  for (const pair of root.items) {
+    const k = (pair.key as { value?: unknown } | null)?.value;
+    const section = typeof k === 'string' ? k : '';
+    if (!Object.hasOwn(SECTIONS, section)) {
+      lines.push({ level: 'warn', text: `${shown}: ${section}: not a stream resource; ignored` });
+      continue;
+    }
+    const schema = SECTIONS[section];
+    const seq = pair.value;
+    const list = js[section];
+    if (!isSeq(seq) || !Array.isArray(list)) continue;
+    seq.items.forEach((node, i) => {
+      const line = lc.linePos((node as unknown as { range?: [number] }).range?.[0] ?? 0).line;
+      const where = `${shown}:${line}: ${section}[${i}]`;
+      const skip = (why: string): void => { lines.push({ level: 'error', text: `${where}: skipped: ${why}` }); };
+      const value: unknown = structuredClone(list[i]); // items that alias one another do not share objects
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) return skip('not an object');
+      const obj = value as JsonObject;
+      const rawId = section === 'plugin_metadata' ? obj.id ?? obj.name : obj.id;
+      const id = typeof rawId === 'string' || typeof rawId === 'number' ? String(rawId) : undefined;
+      if (id === undefined || !/^[a-zA-Z0-9-_.]{1,64}$/.test(id)) return skip('missing or invalid id');
+      if (schema !== undefined && validate) {
+        const err = check(schema, structuredClone(obj));
+        if (err !== undefined) return skip(`invalid configuration: ${err}`);
+      }
+      const key = `${prefix}/${section}/${id}`;
+      if (out.has(key)) return skip(`duplicate id ${id}`);
+      out.set(key, { ...obj, id });
+    });
+  }
+  return { items: out, lines };
+}
+
 export class YamlStore implements ConfigStore {
   readonly kind = 'yaml' as const;
   readonly #opts: YamlStoreOptions;
@@ -101,62 +171,17 @@ export class YamlStore implements ConfigStore {
   }
 
   #parse(text: string): Map<string, JsonObject> | undefined {
-    const lc = new LineCounter();
-    const doc = parseDocument(text, { lineCounter: lc });
     const shown = this.#opts.shown;
-    if (doc.errors[0] !== undefined) {
-      const e = doc.errors[0];
-      this.#opts.log.error({ file: shown }, `${shown}:${e.linePos?.[0]?.line ?? 0}: invalid YAML: ${e.message.split('\n')[0] ?? ''}; keeping the previous config`);
+    const r = parseStandalone(text, shown, this.#prefix, this.#opts.validate !== false);
+    if ('error' in r) {
+      this.#opts.log.error({ file: shown }, r.error);
       return undefined;
     }
-    const out = new Map<string, JsonObject>();
-    const root = doc.contents;
-    if (root === null) return out;
-    if (!isMap(root)) {
-      this.#opts.log.error({ file: shown }, `${shown}:1: expected a mapping at the top level; keeping the previous config`);
-      return undefined;
+    for (const l of r.lines) {
+      if (l.level === 'warn') this.#opts.log.warn({ file: shown }, l.text);
+      else this.#opts.log.error(l.text);
     }
-    for (const pair of root.items) {
-      const k = (pair.key as { value?: unknown } | null)?.value;
-      const section = typeof k === 'string' ? k : '';
-      if (!(section in SECTIONS)) {
-        this.#opts.log.warn({ file: shown }, `${shown}: ${section}: not a stream resource; ignored`);
-        continue;
-      }
-      const schema = SECTIONS[section];
-      const seq = pair.value;
-      if (!isSeq(seq)) continue;
-      seq.items.forEach((node, i) => {
-        const line = lc.linePos((node as unknown as { range?: [number] }).range?.[0] ?? 0).line;
-        const where = `${shown}:${line}: ${section}[${i}]`;
-        const value: unknown = (node as { toJSON(): unknown }).toJSON();
-        if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-          this.#opts.log.error(`${where}: skipped: not an object`);
-          return;
-        }
-        const obj = value as JsonObject;
-        const rawId = section === 'plugin_metadata' ? obj.id ?? obj.name : obj.id;
-        const id = typeof rawId === 'string' || typeof rawId === 'number' ? String(rawId) : undefined;
-        if (id === undefined || !/^[a-zA-Z0-9-_.]{1,64}$/.test(id)) {
-          this.#opts.log.error(`${where}: skipped: missing or invalid id`);
-          return;
-        }
-        if (schema !== undefined && this.#opts.validate !== false) {
-          const err = check(schema, structuredClone(obj));
-          if (err !== undefined) {
-            this.#opts.log.error(`${where}: skipped: invalid configuration: ${err}`);
-            return;
-          }
-        }
-        const key = `${this.#prefix}/${section}/${id}`;
-        if (out.has(key)) {
-          this.#opts.log.error(`${where}: skipped: duplicate id ${id}`);
-          return;
-        }
-        out.set(key, { ...obj, id });
-      });
-    }
-    return out;
+    return r.items;
   }
 
   #apply(next: Map<string, JsonObject>): void {
