@@ -72,6 +72,10 @@ export interface Config {
     readonly enable_control: boolean;
     readonly control: { readonly ip: string; readonly port: number };
     readonly dns_resolver: readonly string[];
+    /** APISIX 2.x's place for the Admin API switch: false turns it off too (deployment.admin.enable_admin). */
+    readonly enable_admin?: boolean | undefined;
+    /** false: listeners given by port only bind IPv4 only (applied when the listeners are parsed). */
+    readonly enable_ipv6?: boolean | undefined;
   };
   readonly deployment: {
     readonly role: 'traditional' | 'data_plane';
@@ -84,6 +88,8 @@ export interface Config {
       readonly admin_key: readonly AdminKey[];
       readonly allow_admin: readonly string[];
       readonly admin_listen: { readonly ip: string; readonly port: number };
+      /** APISIX's CORS headers on every answer, and a 200 to OPTIONS before the key check. */
+      readonly enable_admin_cors?: boolean | undefined;
     };
   };
   readonly stream_plugins: readonly string[];

@@ -163,7 +163,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       exporter = e;
       log.info({ addr: `${prom.export_addr.ip}:${e.port}${prom.export_uri}` }, 'prometheus exporter listening');
     }
-    if (cfg.deployment.admin.enable_admin) {
+    if (cfg.deployment.admin.enable_admin && cfg.apisix.enable_admin !== false) {
       const a = cfg.deployment.admin;
       admin = await startAdmin(
         {
@@ -174,7 +174,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
           keyring,
           now,
         },
-        { host: a.admin_listen.ip, port: a.admin_listen.port, keys: a.admin_key, keyRequired: a.admin_key_required, allow: a.allow_admin },
+        { host: a.admin_listen.ip, port: a.admin_listen.port, keys: a.admin_key, keyRequired: a.admin_key_required, allow: a.allow_admin, cors: a.enable_admin_cors === true },
         [explainRoute(pool), statusRoute(pool, builder), ...(promOn && !prom.enable_export_server ? [metricsRoute(prom.export_uri, prom.metric_prefix, collect)] : [])],
       );
       log.info({ addr: `${a.admin_listen.ip}:${admin.port}` }, 'admin api listening');
@@ -210,6 +210,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         ['deployment.role_traditional', now.deployment.role_traditional, was.deployment.role_traditional],
         ['deployment.etcd', now.deployment.etcd, was.deployment.etcd],
         ['deployment.admin.enable_admin', now.deployment.admin.enable_admin, was.deployment.admin.enable_admin],
+        ['apisix.enable_admin', now.apisix.enable_admin, was.apisix.enable_admin],
+        ['deployment.admin.enable_admin_cors', now.deployment.admin.enable_admin_cors, was.deployment.admin.enable_admin_cors],
+        // the workers read them when they start (their listeners' defaults)
+        ['apisix.proxy_protocol', now.apisix.proxy_protocol, was.apisix.proxy_protocol],
       ];
       for (const [key, a, b] of atStart) if (JSON.stringify(a) !== JSON.stringify(b)) problems.push(`${key}: a change takes effect at the next start`);
       current = next;

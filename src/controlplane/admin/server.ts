@@ -18,6 +18,8 @@ export interface AdminServerOptions {
   readonly keys: readonly AdminKey[];
   readonly keyRequired: boolean;
   readonly allow: readonly string[];
+  /** deployment.admin.enable_admin_cors (read at start). */
+  readonly cors?: boolean;
 }
 
 export interface AdminServer {
@@ -29,6 +31,15 @@ export interface AdminServer {
   update(opts: Pick<AdminServerOptions, 'keys' | 'keyRequired' | 'allow'>): void;
   close(): Promise<void>;
 }
+
+/** APISIX's admin CORS headers (admin/init.lua cors_admin), on every answer when enable_admin_cors is on. */
+const CORS_HEADERS = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Allow-Methods': 'POST, GET, PUT, OPTIONS, DELETE, PATCH',
+  'Access-Control-Max-Age': '3600',
+  'Access-Control-Allow-Headers': '*',
+  'Access-Control-Allow-Credentials': 'true',
+} as const;
 
 function send(res: ServerResponse, status: number, body: unknown, contentType?: string): void {
   // a route that names its content type sends its body as text (the metrics exposition); the rest is JSON
@@ -166,6 +177,16 @@ export async function startAdminServer(ctx: AdminContext, routes: AdminRoutes, i
       const e = adminError('CLIENT_NOT_ALLOWED', { addr: req.socket.remoteAddress ?? '?' });
       send(res, e.status, e.body);
       return;
+    }
+    if (initial.cors === true) {
+      for (const [k, v] of Object.entries(CORS_HEADERS)) res.setHeader(k, v);
+      // a browser's preflight carries no key: answered before the key check, as APISIX does
+      if (req.method === 'OPTIONS') {
+        req.resume();
+        res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': 0, 'X-API-VERSION': 'v3', 'Server': 'sluice' });
+        res.end();
+        return;
+      }
     }
     if (req.method === 'HEAD' && (url.pathname === '/apisix/admin' || url.pathname === '/apisix/admin/')) {
       req.resume();

@@ -10,33 +10,18 @@ import { deepFreeze } from '../../lib/freeze.ts';
 import { compileCidr } from '../../lib/ip.ts';
 import { ListenerEntryError, listenerAddr, parseListenerEntry } from './listeners.ts';
 import { EnvVarError, substituteEnv, type PathSeg } from './env-vars.ts';
+import { ConfigError, formatPath } from './errors.ts';
+import { checkApisixKeys } from './inert-keys.ts';
+
+export { ConfigError, formatPath };
 import { configSchema, NGINX_CONFIG_KNOWN } from './schema.ts';
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  readonly file: string;
-  readonly line: number;
-  readonly keyPath: string;
-  readonly problem: string;
-  constructor(file: string, line: number, keyPath: string, problem: string) {
-    super(`${file}:${line}: ${keyPath === '' ? '(top level)' : keyPath}: ${problem}`);
-    this.file = file;
-    this.line = line;
-    this.keyPath = keyPath;
-    this.problem = problem;
-  }
-}
 
 
 // verbose: errors carry their schema, so an anyOf can be described by its branches.
 const ajv = new Ajv({ useDefaults: true, allErrors: false, strict: false, verbose: true });
 const validate = ajv.compile(configSchema);
 
-export function formatPath(segs: readonly PathSeg[]): string {
-  let out = '';
-  for (const s of segs) out += typeof s === 'number' ? `[${s}]` : out === '' ? s : `.${s}`;
-  return out;
-}
 
 /** Line (1-based) of the node at `segs`; for a map key, the key's own line; falls back to the nearest parent. */
 function lineOf(doc: Document, lc: LineCounter, segs: readonly PathSeg[]): number {
@@ -212,6 +197,10 @@ export function parseConfig(text: string, file: string, prefix: string, env: Nod
     }
   }
 
+  checkApisixKeys(raw as Record<string, unknown>, file, (segs) => lineOf(doc, lc, segs), warnings);
+  // apisix.enable_ipv6: false: listeners given by port only bind IPv4 only (APISIX: no `listen [::]:port`)
+  const ipv4Only = (raw as { apisix: { enable_ipv6?: unknown } }).apisix.enable_ipv6 === false;
+
   const listeners: ListenerSpec[] = [];
   const seen = new Map<string, string>();
   for (const proto of ['tcp', 'udp'] as const) {
@@ -220,7 +209,8 @@ export function parseConfig(text: string, file: string, prefix: string, env: Nod
       const segs: PathSeg[] = ['apisix', 'stream_proxy', proto, i];
       const line = lineOf(doc, lc, segs);
       try {
-        for (const l of parseListenerEntry(entry, proto, `${file}:${line}`)) {
+        for (const parsed of parseListenerEntry(entry, proto, `${file}:${line}`)) {
+          const l = ipv4Only && parsed.host === null ? { ...parsed, host: '0.0.0.0' } : parsed;
           const id = `${proto} ${listenerAddr(l)}`;
           const before = seen.get(id);
           if (before !== undefined) throw new ListenerEntryError(`duplicate listener ${listenerAddr(l)} (also at ${before})`);
