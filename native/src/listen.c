@@ -46,7 +46,10 @@ static void hand_over(listener_t *l, int fd, const struct sockaddr_storage *peer
   napi_create_int32(env, rport, &argv[3]);
   napi_create_string_latin1(env, laddr, NAPI_AUTO_LENGTH, &argv[4]);
   napi_create_int32(env, lport, &argv[5]);
-  env_call(e, e->on_accept, 6, argv); // from here the fd is TypeScript's (or a relay's, through dial())
+  // from here the fd is TypeScript's (or a relay's, through dial()), unless the call did not return: the worker is
+  // dying (or TypeScript threw before taking it: acceptNative catches everything after). Nobody would serve or close
+  // the fd then, and its client would wait for good (found by ops-worker-crash.test.ts)
+  if (!env_call(e, e->on_accept, 6, argv)) close(fd);
   napi_close_handle_scope(env, scope);
 }
 
@@ -63,7 +66,8 @@ static void on_listen(uv_poll_t *h, int status, int events) {
     uv_timer_start(&l->pause, on_resume, ACCEPT_PAUSE_MS, 0);
     return;
   }
-  for (int i = 0; i < ACCEPT_BATCH && l->closes == 0 && !l->e->closing; i++) {
+  // a dying worker accepts no more: what waits in the queue is reset when the listener closes (cleanup hook)
+  for (int i = 0; i < ACCEPT_BATCH && l->closes == 0 && !l->e->closing && !l->e->js_gone; i++) {
     struct sockaddr_storage peer;
     socklen_t plen = sizeof peer;
     int fd = accept4(l->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);

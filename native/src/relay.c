@@ -45,16 +45,28 @@ void relay_push_record(relay_env_t *e, double id, int code, double a, double b) 
 }
 
 // A synchronous call into JavaScript from a libuv callback (a listener's accept, a dial's failure). A throw there
-// is a bug in TypeScript: it becomes the worker's uncaught exception.
-void env_call(relay_env_t *e, napi_ref fn, size_t argc, napi_value *argv) {
+// is a bug in TypeScript: it becomes the worker's uncaught exception. Returns whether the function returned: not
+// when it threw, nor once the worker is dying (its isolate terminating after an uncaught exception, before the
+// cleanup hook runs; V8 reports that as a pending exception too). Then e->js_gone is set: no more calls.
+int env_call(relay_env_t *e, napi_ref fn, size_t argc, napi_value *argv) {
   napi_value cb, recv;
-  napi_get_reference_value(e->env, fn, &cb);
-  napi_get_reference_value(e->env, e->receiver, &recv);
-  if (napi_make_callback(e->env, e->async_ctx, recv, cb, argc, argv, NULL) == napi_pending_exception) {
-    napi_value err;
-    napi_get_and_clear_last_exception(e->env, &err);
-    napi_fatal_exception(e->env, err);
+  if (e->js_gone) return 0;
+  if (napi_get_reference_value(e->env, fn, &cb) != napi_ok || napi_get_reference_value(e->env, e->receiver, &recv) != napi_ok) {
+    e->js_gone = 1;
+    return 0;
   }
+  napi_status st = napi_make_callback(e->env, e->async_ctx, recv, cb, argc, argv, NULL);
+  if (st == napi_pending_exception) {
+    napi_value err;
+    e->js_gone = 1;
+    if (napi_get_and_clear_last_exception(e->env, &err) == napi_ok) napi_fatal_exception(e->env, err);
+    return 0;
+  }
+  if (st != napi_ok) {
+    e->js_gone = 1;
+    return 0;
+  }
+  return 1;
 }
 
 // Once per loop turn while records wait: hands them to JavaScript in chunks of its Float64Array.

@@ -95,6 +95,7 @@ typedef struct relay_env_s {
   // teardown
   napi_async_cleanup_hook_handle cleanup;
   int closing;              // the environment is going away: no more callbacks into JS
+  int js_gone;              // a call into JS could not run (the worker is dying): accept nothing more
   int handles_open;         // relays not yet freed + the flush handle
   int gone;                 // the env's instance data was finalized: the last close frees this struct
 } relay_env_t;
@@ -160,7 +161,7 @@ size_t relay_end_all(relay_env_t *e, int reason);
 void relay_push_record(relay_env_t *e, double id, int code, double a, double b);
 void relay_flush_records(uv_check_t *h);
 void env_handle_closed(relay_env_t *e);
-void env_call(relay_env_t *e, napi_ref fn, size_t argc, napi_value *argv);
+int env_call(relay_env_t *e, napi_ref fn, size_t argc, napi_value *argv);
 
 // dial.c
 int dial_start(relay_env_t *e, double id, int client_fd, const char *ip, int port, uint64_t timeout_ms, uint64_t idle_ms,
