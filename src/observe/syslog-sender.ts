@@ -31,6 +31,7 @@
 import { lookup } from 'node:dns';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { settleOnce } from '../lib/settle.ts';
 import { connect as tlsConnect } from 'node:tls';
 import { BatchProcessor, REAL_CLOCK, type BatchConf, type Clock, type FlushResult } from './batch-processor.ts';
 
@@ -203,24 +204,16 @@ class StreamTransport implements Transport {
 
   #connect(): Promise<Socket | string> {
     const { host, port, timeout, tls } = this.#conf;
-    return new Promise((resolve) => {
-      const s: Socket = tls
-        ? tlsConnect({
-          host, port, rejectUnauthorized: true,
-          ...(isIP(host) === 0 ? { servername: host } : {}),
-          ...(this.#opts.ca !== undefined ? { ca: this.#opts.ca as string | string[] } : {}),
-        })
-        : netConnect({ host, port });
-      this.#open.add(s);
-      let settled = false;
-      const done = (r: Socket | string): void => {
-        if (settled) return;
-        settled = true;
-        this.#clock.clearTimeout(timer);
-        if (typeof r === 'string') s.destroy();
-        resolve(r);
-      };
-      let timer = this.#clock.setTimeout(() => done(`connect to ${host}:${port} timed out (${timeout} ms)`), timeout, false);
+    const s: Socket = tls
+      ? tlsConnect({
+        host, port, rejectUnauthorized: true,
+        ...(isIP(host) === 0 ? { servername: host } : {}),
+        ...(this.#opts.ca !== undefined ? { ca: this.#opts.ca as string | string[] } : {}),
+      })
+      : netConnect({ host, port });
+    this.#open.add(s);
+    return settleOnce<Socket | string>(timeout, () => `connect to ${host}:${port} timed out (${timeout} ms)`, (o) => {
+      const done = (r: Socket | string): void => { o.finish(r); };
       s.on('error', (e: Error) => done(`connect to ${host}:${port} failed: ${e.message}`));
       s.on('close', () => {
         this.#open.delete(s);
@@ -232,15 +225,15 @@ class StreamTransport implements Transport {
       s.once('connect', () => {
         if (!tls) return done(s);
         // the handshake gets its own `timeout`, as logger-socket's sslhandshake does
-        this.#clock.clearTimeout(timer);
-        timer = this.#clock.setTimeout(() => done(`TLS handshake with ${host}:${port} timed out (${timeout} ms)`), timeout, false);
+        o.rearm(timeout, () => `TLS handshake with ${host}:${port} timed out (${timeout} ms)`);
       });
       if (tls) s.once('secureConnect', () => done(s));
       s.setNoDelay(true);
       s.setKeepAlive(true, 60_000);
       s.unref();
       if (this.#closed) done('sender closed');
-    });
+      return (r) => { if (typeof r === 'string') s.destroy(); };
+    }, { keepAlive: false, timers: this.#clock });
   }
 
   /** Writes the batch in pieces of at most flush_limit bytes; `done` counts the records in pieces written. */
@@ -366,23 +359,15 @@ class UdpTransport implements Transport {
   /** Resolves the host (the lookup counts against `timeout`) and connects a UDP socket to it. */
   #connect(): Promise<UdpSocket | string> {
     const { host, port, timeout } = this.#conf;
-    return new Promise((resolve) => {
-      let settled = false;
-      let sock: UdpSocket | undefined;
-      const done = (r: UdpSocket | string): void => {
-        if (settled) return;
-        settled = true;
-        this.#clock.clearTimeout(timer);
-        if (typeof r === 'string' && sock !== undefined) this.#drop(sock);
-        resolve(r);
-      };
-      const timer = this.#clock.setTimeout(() => done(`connect to ${host}:${port} timed out (${timeout} ms)`), timeout, false);
+    let sock: UdpSocket | undefined;
+    return settleOnce<UdpSocket | string>(timeout, () => `connect to ${host}:${port} timed out (${timeout} ms)`, (o) => {
+      const done = (r: UdpSocket | string): void => { o.finish(r); };
       const withAddress = (address: string, family: number): void => {
-        if (settled) return;
+        if (o.done) return;
         const s = createSocket(family === 6 ? 'udp6' : 'udp4');
         sock = s;
         s.on('error', (e: NodeJS.ErrnoException) => {
-          if (!settled) return done(`connect to ${host}:${port} failed: ${e.message}`);
+          if (!o.done) return done(`connect to ${host}:${port} failed: ${e.message}`);
           // ICMP port unreachable for an earlier datagram: the server is not listening (nothing to count)
           this.#report(`syslog server ${host}:${port}: ${e.message}`);
         });
@@ -400,7 +385,8 @@ class UdpTransport implements Transport {
           else withAddress(address, fam);
         });
       }
-    });
+      return (r) => { if (typeof r === 'string' && sock !== undefined) this.#drop(sock); };
+    }, { keepAlive: false, timers: this.#clock });
   }
 }
 

@@ -3,6 +3,7 @@
 // has not started yet when this phase runs).
 import { connect as netConnect, isIP, type NetConnectOpts, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import { settleOnce } from '../../lib/settle.ts';
 import type { UpstreamTlsConf } from '../../model/snapshot.ts';
 import { encodeProxyHeader } from '../../lib/proxy-protocol.ts';
 import type { ConnectOutcome, PickContext, UpstreamNode } from '../balancers/balancer.ts';
@@ -21,28 +22,22 @@ type DialResult =
  * at once, so its session slot is not held until the timeout). A failed socket is destroyed.
  */
 function awaitReady(sock: Socket, ready: string, timeoutMs: number, what: string, client?: Socket): Promise<DialResult> {
-  return new Promise((resolve) => {
-    let done = false;
-    const finish = (r: DialResult): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      sock.removeListener(ready, onReady);
-      sock.removeListener('error', onError);
-      client?.removeListener('close', onClientGone);
-      if (!r.ok) sock.destroy();
-      resolve(r);
-    };
-    const onClientGone = (): void => finish({ ok: false, reason: 'ClientClosed', error: 'the client went away' });
-    const onReady = (): void => finish({ ok: true, socket: sock });
-    const onError = (err: NodeJS.ErrnoException): void => finish({ ok: false, reason: 'ConnectFailed', error: err.code ?? err.message });
-    const timer = setTimeout(() => finish({ ok: false, reason: 'ConnectTimeout', error: `${what} timed out after ${timeoutMs} ms` }), timeoutMs);
+  return settleOnce<DialResult>(timeoutMs, () => ({ ok: false, reason: 'ConnectTimeout', error: `${what} timed out after ${timeoutMs} ms` }), (o) => {
+    const onClientGone = (): void => { o.finish({ ok: false, reason: 'ClientClosed', error: 'the client went away' }); };
+    const onReady = (): void => { o.finish({ ok: true, socket: sock }); };
+    const onError = (err: NodeJS.ErrnoException): void => { o.finish({ ok: false, reason: 'ConnectFailed', error: err.code ?? err.message }); };
     sock.once(ready, onReady);
     sock.once('error', onError);
     if (client !== undefined) {
       if (client.closed) onClientGone();
       else client.once('close', onClientGone);
     }
+    return (r) => {
+      sock.removeListener(ready, onReady);
+      sock.removeListener('error', onError);
+      client?.removeListener('close', onClientGone);
+      if (!r.ok) sock.destroy();
+    };
   });
 }
 
