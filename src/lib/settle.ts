@@ -8,7 +8,7 @@ export interface SettleTimers {
   readonly clearTimeout: (handle: unknown) => void;
 }
 
-const NODE_TIMERS: SettleTimers = {
+export const NODE_TIMERS: SettleTimers = {
   setTimeout: (fn, ms, keepAlive) => {
     const h = setTimeout(fn, ms);
     if (!keepAlive) h.unref();

@@ -14,6 +14,7 @@
 //   - timers are unref'd (the setImmediate is not: unref'd, it would wait for some other event to wake the loop); close() stops intake, sends what is left at once (retries without their delay) and gives up
 //     after a bound, counting what did not go out as failed.
 // Time comes from an injected Clock (tests drive a fake one).
+import { NODE_TIMERS } from '../lib/settle.ts';
 
 export interface BatchConf {
   readonly name: string;
@@ -47,15 +48,7 @@ export interface Clock {
   readonly clearTimeout: (handle: unknown) => void;
 }
 
-export const REAL_CLOCK: Clock = {
-  now: () => performance.now(),
-  setTimeout: (fn, ms, keepAlive) => {
-    const h = setTimeout(fn, ms);
-    if (!keepAlive) h.unref();
-    return h;
-  },
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
+export const REAL_CLOCK: Clock = { now: () => performance.now(), ...NODE_TIMERS };
 
 export interface BatchOptions<T> {
   /** Default DEFAULT_MAX_PENDING_ENTRIES. */
