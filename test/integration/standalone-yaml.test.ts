@@ -11,7 +11,7 @@ import { startGateway } from '../../src/process/gateway.ts';
 import { captureLogger } from '../fixtures/etcd.ts';
 import { item, listOf } from '../fixtures/admin-helpers.ts';
 import { adminRequest, makePrefix, type AdminReply } from '../fixtures/gateway.ts';
-import { ask, sleep, upstream, waitFor } from '../fixtures/upstream-helpers.ts';
+import { ask, upstream, waitFor } from '../fixtures/upstream-helpers.ts';
 
 interface Standalone {
   readonly port: number;
@@ -49,7 +49,7 @@ upstreams:
 ${extra}`;
 
 test('standalone: the file applies within 1 s of each edit; a file without #END is not applied', async (t: TestContext) => {
-  t.plan(5);
+  t.plan(6);
   const [one, two, three] = [await upstream(t), await upstream(t), await upstream(t)];
   const g = await startStandalone(t);
   t.assert.equal((await ask(g.port, { timeoutMs: 1000 })).data, '', 'no file yet: no route');
@@ -63,7 +63,9 @@ test('standalone: the file applies within 1 s of each edit; a file without #END 
   t.assert.ok(edit.ok, `an edit applies (${Math.round(edit.ms)} ms)`);
 
   writeFileSync(g.file, config(three.node)); // no #END yet: still being written
-  await sleep(1200);
+  // the store has read it (it says so) and kept the previous config
+  const seen = await waitFor(() => g.lines.some((l) => String(l.msg).includes('has no #END line yet')), 3000);
+  t.assert.ok(seen.ok, 'the file without #END was read');
   t.assert.equal((await ask(g.port)).data, two.node, 'a file without #END is not applied');
   writeFileSync(g.file, `${config(three.node)}#END\n`);
   const done = await waitFor(async () => (await ask(g.port)).data === three.node, 1000);

@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { test, type TestContext } from 'node:test';
 import { startTestGateway, type TestGateway } from '../fixtures/gateway.ts';
 import {
-  askMany, control, deadPort, nodeStatus, put, sleep, tally, upstream, upstreams, waitFor, WITH_CONTROL, type Upstream,
+  askMany, control, deadPort, nodeStatus, put, tally, upstream, upstreams, waitFor, WITH_CONTROL, type Upstream,
 } from '../fixtures/upstream-helpers.ts';
 
 const SLACK_MS = 400;
@@ -113,7 +113,7 @@ test('health active http: 500 → unhealthy with http_failure counted, traffic a
 });
 
 test('health passive: connect failures of real traffic mark a node unhealthy; traffic then avoids it', async (t: TestContext) => {
-  t.plan(4);
+  t.plan(5);
   const live = await upstream(t);
   const probeTarget = await upstream(t); // active probes of both nodes go here (checks.active.port) and succeed
   const deadP = await deadPort();
@@ -127,7 +127,8 @@ test('health passive: connect failures of real traffic mark a node unhealthy; tr
     },
   });
   await put(g, 'stream_routes/1', { upstream_id: 'p' });
-  await sleep(100); // the first probe (a success) has run
+  // the first probes (successes) have run: both nodes' probes go to probeTarget
+  t.assert.ok((await waitFor(() => probeTarget.accepted() >= 2, 3000)).ok, 'both nodes were probed');
   t.assert.equal(await nodeStatus(g, 'p', deadP), 'healthy');
   // roundrobin alternates: the dead node's picks fail (retries: 0) and are reported
   t.assert.deepStrictEqual(await askMany(g.listenerPort(), 4), [live.node, '', live.node, '']);
