@@ -21,7 +21,7 @@ import {
   type ConfigStore, type DeleteResult, type JsonObject, type ListResult, type PutOptions, type PutResult, type StoreItem,
   type WatchEvent, type WatchHandlers, type Watcher, StoreReadOnlyError, formatId,
 } from './store.ts';
-import { READ_ONLY_MESSAGE, YamlStore } from './yaml.ts';
+import { parseStandalone, READ_ONLY_MESSAGE, YamlStore } from './yaml.ts';
 
 const SECTIONS = ['stream_routes', 'upstreams', 'services', 'ssls', 'plugin_metadata'] as const;
 
@@ -240,4 +240,25 @@ test('yaml: a watch started just before a reload gets its replay first, then the
   await done;
   t.assert.deepEqual(got.map((e) => `${e.type} ${e.type === 'put' ? e.item.key : e.key}`), ['put /apisix/upstreams/a', 'put /apisix/upstreams/b', 'delete /apisix/upstreams/a']);
   t.assert.deepEqual(got.map((e) => e.revision), [1, 2, 3]);
+});
+
+test('parseStandalone: ${{VAR}} and ${{VAR:=default}} as in APISIX; a missing variable refuses the file, naming it and the line', (t: TestContext) => {
+  const text = `stream_routes:
+  - id: 1
+    server_port: \${{SR_PORT:=9100}}
+    upstream:
+      nodes:
+        - host: \${{SR_HOST}}
+          port: 6379
+          weight: 1
+      type: roundrobin
+#END
+`;
+  const ok = parseStandalone(text, 'conf/apisix.yaml', '/apisix', true, { SR_HOST: '127.0.0.1' });
+  t.assert.ok(!('error' in ok), JSON.stringify(ok));
+  const route = 'items' in ok ? ok.items.get('/apisix/stream_routes/1') : undefined;
+  t.assert.equal(route?.server_port, 9100);
+  t.assert.deepStrictEqual((route?.upstream as { nodes: unknown[] } | undefined)?.nodes, [{ host: '127.0.0.1', port: 6379, weight: 1 }]);
+  const missing = parseStandalone(text, 'conf/apisix.yaml', '/apisix', true, {});
+  t.assert.deepStrictEqual(missing, { error: "conf/apisix.yaml:2: stream_routes[0].upstream.nodes[0].host: can't find environment variable SR_HOST (set it, or give a default: ${{SR_HOST:=value}}); keeping the previous config" });
 });

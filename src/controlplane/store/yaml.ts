@@ -5,6 +5,8 @@
 // An item that fails validation is skipped and logged with its line; the rest applies. Writes are refused.
 import { readFileSync, statSync } from 'node:fs';
 import { isMap, isSeq, LineCounter, parseDocument } from 'yaml';
+import { EnvVarError, substituteEnv } from '../config/env-vars.ts';
+import { formatPath } from '../config/errors.ts';
 import { check, type Schema } from '../../lib/jsonschema.ts';
 import type { Logger } from '../../observe/log.ts';
 import { serviceSchema, sslSchema, streamRouteSchema, upstreamSchema } from '../schema/apisix.ts';
@@ -57,7 +59,7 @@ export type StandaloneParse =
  * Parses the text of conf/apisix.yaml (`shown` names it in every line; store keys are `<prefix>/<section>/<id>`).
  * Pure: what to log comes back as values. `validate` checks items against APISIX's schemas.
  */
-export function parseStandalone(text: string, shown: string, prefix: string, validate: boolean): StandaloneParse {
+export function parseStandalone(text: string, shown: string, prefix: string, validate: boolean, env: NodeJS.ProcessEnv = process.env): StandaloneParse {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc });
   if (doc.errors[0] !== undefined) {
@@ -78,6 +80,17 @@ export function parseStandalone(text: string, shown: string, prefix: string, val
   } catch (err) {
     if (!(err instanceof ReferenceError)) throw err;
     return { error: `${shown}:1: invalid YAML: ${err.message}; keeping the previous config` };
+  }
+  // APISIX substitutes ${{VAR}} / ${{VAR:=default}} in apisix.yaml too (cli/file.lua); a missing one refuses the file
+  try {
+    js = substituteEnv(js, env) as Record<string, unknown>;
+  } catch (err) {
+    if (!(err instanceof EnvVarError)) throw err;
+    const [section, index] = err.segs;
+    const sec = root.items.find((p) => (p.key as { value?: unknown } | null)?.value === section)?.value;
+    const node = isSeq(sec) && typeof index === 'number' ? sec.items[index] : undefined;
+    const line = lc.linePos((node as { range?: [number] } | undefined)?.range?.[0] ?? 0).line;
+    return { error: `${shown}:${line}: ${formatPath(err.segs)}: ${err.message}; keeping the previous config` };
   }
   for (const pair of root.items) {
     const k = (pair.key as { value?: unknown } | null)?.value;
