@@ -1,10 +1,11 @@
 // Store revision → resolved, validated, frozen snapshot. Watches the store from the revision it listed at, keeps a
 // copy of every stream_route, upstream and service, and after each batch of changes rebuilds the snapshot whole:
-// references resolved (a route's upstream_id wins, then its inline upstream, then the service's), every item
-// validated again (items from etcd or a file were never seen by the Admin API), bad items skipped and logged.
+// every item validated again (items from etcd or a file were never seen by the Admin API), bad items skipped and
+// logged, domain nodes resolved, node slots allocated, keys decrypted; then the pure assembly (snapshot-assemble.ts)
+// resolves the references (a route's upstream_id wins, then its inline upstream, then the service's).
 import { check } from '../lib/jsonschema.ts';
 import { deepFreeze } from '../lib/freeze.ts';
-import type { NodeConf, RouteConf, SnapshotData, SslConf, TlsProtocol, UpstreamConf, UpstreamTlsConf } from '../model/snapshot.ts';
+import type { NodeConf, SnapshotData, UpstreamConf, UpstreamTlsConf } from '../model/snapshot.ts';
 import type { Logger } from '../observe/log.ts';
 import { serviceSchema, sslSchema, streamRouteSchema, upstreamSchema } from './schema/apisix.ts';
 import { routeNotForStreams, serviceNotForStreams, sslNotForStreams, upstreamNotForStreams } from './schema/l4-only.ts';
@@ -16,7 +17,8 @@ import { idOf, splitNodeKey } from '../lib/addr.ts';
 import { DnsCache } from './dns.ts';
 import { NODE_SLOTS } from '../lib/node-table.ts';
 import { PluginRegistry } from '../plugins/plugin.ts';
-import { inlineSplitUpstreams, mergedPlugins, pluginProblem, splitUpstreamIds } from './plugin-confs.ts';
+import { inlineSplitUpstreams, mergedPlugins, pluginProblem } from './plugin-confs.ts';
+import { assembleSnapshot } from './snapshot-assemble.ts';
 
 const RESOURCES = ['stream_routes', 'upstreams', 'services', 'ssls', 'plugin_metadata'] as const;
 type ResourceName = (typeof RESOURCES)[number];
@@ -353,30 +355,6 @@ export class SnapshotBuilder {
 
   #sslItems = new Map<string, { item: StoreItem; value: JsonObject }>();
 
-  #ssls(): SslConf[] {
-    const out: SslConf[] = [];
-    for (const [id, { value: v }] of this.#sslItems) {
-      if (v.type === 'client' || v.status === 0) continue;
-      const from = `ssls/${id}`;
-      const certs = [v.cert, ...(Array.isArray(v.certs) ? v.certs : [])].filter((c): c is string => typeof c === 'string');
-      const keys = [v.key, ...(Array.isArray(v.keys) ? v.keys : [])].map((k) => this.#decrypt(from, k));
-      if (keys.some((k) => k === undefined) || keys.length !== certs.length) {
-        this.#problem(from, `${from}: skipped: its certificates and keys do not pair up`);
-        continue;
-      }
-      const snis = [...(typeof v.sni === 'string' ? [v.sni] : []), ...(Array.isArray(v.snis) ? v.snis.filter((x): x is string => typeof x === 'string') : [])].map((x) => x.toLowerCase());
-      const client = isJsonObject(v.client) ? v.client : undefined;
-      const conf: Omit<SslConf, 'version'> = {
-        id, snis, certs, keys: keys as string[],
-        clientCa: typeof client?.ca === 'string' ? client.ca : undefined,
-        clientDepth: typeof client?.depth === 'number' ? client.depth : 1,
-        protocols: Array.isArray(v.ssl_protocols) ? v.ssl_protocols.filter((x): x is TlsProtocol => x === 'TLSv1.1' || x === 'TLSv1.2' || x === 'TLSv1.3') : [],
-      };
-      out.push({ ...conf, version: JSON.stringify(conf) });
-    }
-    return out;
-  }
-
   async #build(): Promise<void> {
     const upstreams = this.#valid('upstreams');
     const services = this.#valid('services');
@@ -401,79 +379,16 @@ export class SnapshotBuilder {
     const inTime = await Promise.race([resolving.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), DNS_WAIT_MS).unref())]);
     if (!inTime) void resolving.then(() => this.#schedule());
     this.#usedSlots.clear();
-    const outUps: Record<string, UpstreamConf> = {};
-    const useUpstreamId = (id: string, from: string): string | undefined => {
-      const key = `upstreams/${id}`;
-      const u = upstreams.get(id);
-      if (u === undefined) {
-        this.#problem(from, `${from} refers to upstream ${id}, which does not exist`);
-        return undefined;
-      }
-      outUps[key] ??= this.#upstream(key, u.value);
-      return key;
-    };
-    const outRoutes: RouteConf[] = [];
-    for (const [id, { item, value: r }] of routes) {
-      const from = `stream_routes/${id}`;
-      let svc: JsonObject | undefined;
-      const serviceId = r.service_id !== undefined ? idOf(r.service_id) : undefined;
-      if (serviceId !== undefined) {
-        svc = services.get(serviceId)?.value;
-        if (svc === undefined) this.#problem(from, `${from} refers to service ${serviceId}, which does not exist`);
-      }
-      let upstreamKey: string | undefined;
-      if (r.upstream_id !== undefined) {
-        upstreamKey = useUpstreamId(idOf(r.upstream_id), from);
-      } else if (isJsonObject(r.upstream)) {
-        upstreamKey = from;
-        outUps[from] = this.#upstream(from, r.upstream);
-      } else if (svc !== undefined && svc.upstream_id !== undefined) {
-        upstreamKey = useUpstreamId(idOf(svc.upstream_id), `services/${serviceId}`);
-      } else if (svc !== undefined && isJsonObject(svc.upstream)) {
-        upstreamKey = `services/${serviceId}`;
-        outUps[upstreamKey] ??= this.#upstream(upstreamKey, svc.upstream);
-      }
-      const plugins = mergedPlugins(svc, r);
-      // traffic-split's weighted upstreams, resolved to snapshot keys like the route's own
-      const pluginUpstreams: Record<string, string> = {};
-      for (const [i, up] of inlineSplitUpstreams(plugins)) {
-        const key = `${from}#traffic-split/${i}`;
-        outUps[key] = this.#upstream(key, up);
-        pluginUpstreams[i] = key;
-      }
-      for (const [i, upId] of splitUpstreamIds(plugins)) {
-        pluginUpstreams[i] = useUpstreamId(upId, from) ?? `upstreams/${upId}`;
-      }
-      const remote: string[] = [];
-      if (typeof r.remote_addr === 'string') remote.push(r.remote_addr);
-      if (Array.isArray(r.remote_addrs)) for (const a of r.remote_addrs) if (typeof a === 'string') remote.push(a);
-      const snis: string[] = [];
-      if (typeof r.sni === 'string') snis.push(r.sni.toLowerCase());
-      if (Array.isArray(r.snis)) for (const s of r.snis) if (typeof s === 'string') snis.push(s.toLowerCase());
-      outRoutes.push({
-        id,
-        createdIndex: item.createdIndex,
-        name: typeof r.name === 'string' ? r.name : undefined,
-        remoteAddrs: remote,
-        serverAddr: typeof r.server_addr === 'string' ? r.server_addr : undefined,
-        serverPort: typeof r.server_port === 'number' ? r.server_port : undefined,
-        snis,
-        tlsPassthrough: r.tls_passthrough === true,
-        plugins,
-        pluginUpstreams,
-        upstreamKey,
-        serviceId,
-      });
-    }
-    // Upstreams no route uses are in the snapshot too: their health checkers run from the moment they exist.
-    for (const id of upstreams.keys()) useUpstreamId(id, `upstreams/${id}`);
-    outRoutes.sort((a, b) => a.createdIndex - b.createdIndex);
-    const snap: SnapshotData = deepFreeze({
-      version: this.#revision, routes: outRoutes, upstreams: outUps, ssls: this.#ssls(),
+    const snap = assembleSnapshot({
+      version: this.#revision, upstreams, services, routes, ssls: this.#sslItems, metadata,
       streamPlugins: this.#plugins.names(),
-      pluginMetadata: Object.fromEntries([...metadata].map(([name, { value }]) => [name, value])),
       tls: this.#tlsSettings ?? { fallbackSni: (this.#opts.fallbackSni ?? '').toLowerCase(), trustedCa: this.#opts.trustedCa },
+    }, {
+      upstream: (key, up) => this.#upstream(key, up),
+      decrypt: (from, v) => this.#decrypt(from, v),
+      problem: (key, msg) => this.#problem(key, msg),
     });
+    const outUps = snap.upstreams;
     this.#slots.retain(this.#usedSlots);
     for (const k of this.#upCache.keys()) if (!(k in outUps)) this.#upCache.delete(k);
     this.current = snap;
