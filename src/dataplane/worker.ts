@@ -171,7 +171,8 @@ function onEnd(s: Session, reason: EndReason): void {
   sessions.delete(s);
   const listener = s.listener.addr;
   metrics.closed(listener);
-  metrics.count(listener, STATUS[reason], s.node?.addr, s.route?.id, reason, 'tcp', s.bytesToClient, s.bytesFromClient);
+  // a refusing plugin's own status (limit-conn's rejected_code), as in the access log's record
+  metrics.count(listener, s.plugins?.status ?? STATUS[reason], s.node?.addr, s.route?.id, reason, 'tcp', s.bytesToClient, s.bytesFromClient);
   // the record only when something reads it (building it for nothing costs every connection)
   if (accessLog.conf.enabled || s.plugins !== undefined) logged(tcpRecord(s, reason, now()), s.plugins);
   if ((s.upstreamSocket !== undefined || s.relayedNatively) && s.node !== undefined) nodes.close(s.node.slot);

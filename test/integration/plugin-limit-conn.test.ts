@@ -126,7 +126,10 @@ test('limit-conn on UDP: sessions per client are limited; the delayed first data
 
 test('limit-conn rejected_code: a refused session is logged with that status (default 503); rejected_msg and the redis policies are refused', async (t: TestContext) => {
   const up = await echoServer(t);
-  const g = await startTestGateway(t, { nginx_config: { stream: { enable_access_log: true, access_log: 'logs/access.log' } } }, { listeners: [{}] });
+  const g = await startTestGateway(t, {
+    nginx_config: { stream: { enable_access_log: true, access_log: 'logs/access.log' } },
+    stream_plugins: ['limit-conn', 'prometheus'], plugin_attr: { prometheus: { enable_export_server: false } },
+  }, { listeners: [{}] });
   const put = (plugins: Record<string, unknown>): ReturnType<typeof g.admin> => g.admin('PUT', '/apisix/admin/stream_routes/1', { plugins, upstream: { nodes: { [up.node]: 1 } } });
   t.assert.equal((await put(lc({ conn: 1, rejected_code: 429 }))).status, 201);
   const a = await hold(t, g.listenerPort());
@@ -139,6 +142,8 @@ test('limit-conn rejected_code: a refused session is logged with that status (de
     if (line === '') await delay(20);
   }
   t.assert.match(line, / TCP 429 0 0 /, 'the refused session has rejected_code as its status');
+  const metrics = (await g.admin('GET', '/apisix/prometheus/metrics')).text;
+  t.assert.match(metrics, /^apisix_stream_status\{code="429",[^}]*\} 1$/m, 'and in apisix_stream_status');
   for (const [conf, why] of [
     [{ rejected_msg: 'go away' }, /^failed to check the configuration of stream plugin \[limit-conn\]: rejected_msg: a refused stream session is closed without a reply/],
     [{ policy: 'redis' }, /policy/],
