@@ -6,10 +6,14 @@
 // levels the admin server lets through), and random JSON values. Checked: neither throws; each answers undefined or
 // a non-empty message; notAnObject is undefined exactly for plain objects, else `wrong type: expected object, got
 // <lua type>`; validate gives the same answer on a clone (deterministic), the defaults it writes into the body do
-// not change the answer of a second validation, and a valid body stays valid after a JSON round trip (etcd's copy).
+// not change the answer of a second validation, a valid body stays valid after a JSON round trip (etcd's copy), and
+// the synchronous resource checks (the L4 refusals, schema/l4-only.ts) answer a message or nothing. The checks that
+// read the store (references) are asynchronous and are not fuzzed here.
 import fc from 'fast-check';
 import { resourceDefs } from '../../../src/controlplane/admin/index.ts';
 import type { ResourceDef } from '../../../src/controlplane/admin/resource.ts';
+import { routeNotForStreams, serviceNotForStreams, sslNotForStreams, upstreamNotForStreams } from '../../../src/controlplane/schema/l4-only.ts';
+import type { JsonObject } from '../../../src/controlplane/store/store.ts';
 import { notAnObject } from '../../../src/lib/jsonschema.ts';
 import { Keyring } from '../../../src/lib/keyring.ts';
 import { json, type FuzzTarget } from '../harness.ts';
@@ -19,6 +23,9 @@ import { pick, prng } from '../prng.ts';
 export type Gen = (r: () => number, junk: readonly unknown[]) => unknown;
 export type Model = Readonly<Record<string, Gen>>;
 
+const L4: Readonly<Record<string, (v: JsonObject) => string | undefined>> = {
+  stream_routes: routeNotForStreams, upstreams: upstreamNotForStreams, services: serviceNotForStreams, ssls: sslNotForStreams,
+};
 const DEFS: ReadonlyMap<string, ResourceDef> = new Map(resourceDefs(new Keyring(['qeddd145sfvddff3'])).map((d) => [d.name, d]));
 
 const WRONG: readonly unknown[] = [null, '', 0, -1, 1.5, 65536, 'x'.repeat(300), true];
@@ -177,6 +184,9 @@ export const target: FuzzTarget<Input> = {
     if (r1 === undefined) {
       const stored = def.validate(JSON.parse(JSON.stringify(first)));
       if (stored !== undefined) return { fail: `valid, but invalid after a JSON round trip: ${stored}` };
+      // the synchronous part of the resource checks: the L4 refusals (the Admin API's and the snapshot builder's)
+      const l4 = L4[res]?.(first as JsonObject);
+      if (l4 !== undefined && (typeof l4 !== 'string' || l4 === '')) return { fail: `L4 check answered ${JSON.stringify(l4)}` };
     }
     return { kind: r1 === undefined ? 'valid' : 'invalid' };
   },
