@@ -3,7 +3,7 @@
 import { test, type TestContext } from 'node:test';
 import type { UpstreamConf } from '../model/snapshot.ts';
 import { assembleSnapshot, type AssembleContext, type Items } from './snapshot-assemble.ts';
-import type { JsonObject } from './store/store.ts';
+import type { JsonObject, StoreItem } from './store/store.ts';
 
 const items = (entries: Record<string, JsonObject>, base = 1): Items =>
   new Map(Object.entries(entries).map(([id, value], i) => [id, { item: { key: `/apisix/x/${id}`, value, createdIndex: base + i, modifiedIndex: base + i }, value }]));
@@ -28,7 +28,7 @@ test('assembly: references resolved in APISIX\'s order; a missing one reported; 
     upstreams: items({ u1: NODES, u2: NODES, spare: NODES }),
     services: items({ s1: { upstream_id: 'u2' }, s2: { upstream: NODES } }),
     // created out of id order: the snapshot lists them by createdIndex
-    routes: new Map([
+    routes: new Map<string, { item: StoreItem; value: JsonObject }>([
       ['late', { item: { key: 'k', value: {}, createdIndex: 9, modifiedIndex: 9 }, value: { upstream_id: 'u1', service_id: 's1' } }],
       ['early', { item: { key: 'k', value: {}, createdIndex: 2, modifiedIndex: 2 }, value: { service_id: 's1' } }],
       ['inline', { item: { key: 'k', value: {}, createdIndex: 3, modifiedIndex: 3 }, value: { upstream: NODES, service_id: 's2' } }],
