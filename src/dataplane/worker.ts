@@ -13,8 +13,8 @@ import { listenTcp } from './listen/tcp.ts';
 import { UdpListener, type UdpDeps } from './udp/proxy.ts';
 import { EMPTY_SNAPSHOT, Runtime } from './runtime.ts';
 import { AccessLog, recordVariable, type AccessRecord } from '../observe/access-log.ts';
-import { STATUS, type EndReason } from './session/end.ts';
-import { tcpRecord } from './session/record.ts';
+import type { EndReason } from './session/end.ts';
+import { sessionStatus, tcpRecord } from './session/record.ts';
 import { runEnd, type PluginRun } from './phases/plugins.ts';
 import { WorkerPluginEnv } from './plugin-env.ts';
 import { WorkerMetrics } from './state/metrics.ts';
@@ -171,8 +171,7 @@ function onEnd(s: Session, reason: EndReason): void {
   sessions.delete(s);
   const listener = s.listener.addr;
   metrics.closed(listener);
-  // a refusing plugin's own status (limit-conn's rejected_code), as in the access log's record
-  metrics.count(listener, s.plugins?.status ?? STATUS[reason], s.node?.addr, s.route?.id, reason, 'tcp', s.bytesToClient, s.bytesFromClient);
+  metrics.count(listener, sessionStatus(s, reason), s.node?.addr, s.route?.id, reason, 'tcp', s.bytesToClient, s.bytesFromClient);
   // the record only when something reads it (building it for nothing costs every connection)
   if (accessLog.conf.enabled || s.plugins !== undefined) logged(tcpRecord(s, reason, now()), s.plugins);
   if ((s.upstreamSocket !== undefined || s.relayedNatively) && s.node !== undefined) nodes.close(s.node.slot);

@@ -146,10 +146,8 @@ export class WorkerPool {
     const slot: Slot = { id, worker, acked: -1, alive: true, sent: initial, started: false, beat: -1, beatSince: performance.now(), stuck: false };
     this.#slots[id] = slot;
     return new Promise((resolve, reject) => {
-      let started = false;
       worker.on('message', (m: ToPrimary) => {
-        if (m.type === 'bound' && !started) {
-          started = true;
+        if (m.type === 'bound' && !slot.started) {
           slot.started = true;
           slot.beatSince = performance.now();
           if (this.#latest !== undefined && this.#latest !== initial) {
@@ -166,7 +164,7 @@ export class WorkerPool {
       });
       worker.on('exit', (code) => {
         slot.alive = false;
-        if (!started) {
+        if (!slot.started) {
           reject(new Error(`data-plane worker ${id} exited with code ${code} while starting`));
           return;
         }

@@ -61,7 +61,8 @@ export async function dispatch(ctx: AdminContext, routes: AdminRoutes, req: Admi
     if (handler === undefined) throw adminError('UNSUPPORTED_RESOURCE', { res: name });
     // APISIX validates whatever was sent; no body is Lua nil ("wrong type: expected object, got nil").
     const { body } = await req.readBody();
-    const problem = (Array.isArray(body) ? notAnObject(body) : undefined) ?? handler.def.validate(structuredClone(body)); // `[]` too
+    // an array is refused as a body (`[]` too, which the schema would read as the empty table); the rest by the schema
+    const problem = (Array.isArray(body) ? notAnObject(body) : undefined) ?? handler.def.validate(structuredClone(body));
     if (problem !== undefined) throw adminError('SCHEMA_INVALID', { reason: problem });
     return { status: 200, body: undefined };
   }

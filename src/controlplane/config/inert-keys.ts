@@ -21,9 +21,6 @@ export function checkApisixKeys(raw: Raw, file: string, line: (segs: readonly Pa
   const warn = (segs: PathSeg[], why: string): void => { warnings.push(`${file}:${line(segs)}: ${formatPath(segs)}: ${why}, ignored`); };
   const apisix = obj(raw.apisix);
   for (const k of APISIX_HTTP_ONLY) if (apisix[k] !== undefined) warn(['apisix', k], 'an APISIX HTTP/Lua setting, not used by Sluice');
-  for (const k of ['enable_admin', 'enable_ipv6'] as const) {
-    if (apisix[k] !== undefined && typeof apisix[k] !== 'boolean') refuse(['apisix', k], 'expected boolean');
-  }
   if (apisix.enable_reuseport !== undefined && apisix.enable_reuseport !== true) {
     refuse(['apisix', 'enable_reuseport'], "Sluice's workers share every listener with SO_REUSEPORT; it cannot be turned off");
   }
@@ -35,7 +32,6 @@ export function checkApisixKeys(raw: Raw, file: string, line: (segs: readonly Pa
     refuse(['deployment', 'admin', 'https_admin'], 'HTTPS for the Admin API is not supported by Sluice; keep it on loopback, or put a TLS proxy in front of it');
   }
   if (admin.admin_ssl !== undefined) warn(['deployment', 'admin', 'admin_ssl'], 'only for https_admin, which Sluice does not support');
-  if (admin.enable_admin_cors !== undefined && typeof admin.enable_admin_cors !== 'boolean') refuse(['deployment', 'admin', 'enable_admin_cors'], 'expected boolean');
   if (raw.plugins !== undefined) warn(['plugins'], "APISIX's HTTP plugin list, not used by Sluice (its stream plugins are stream_plugins)");
   for (const k of Object.keys(obj(raw.plugin_attr))) if (k !== 'prometheus') warn(['plugin_attr', k], 'not used by Sluice');
   const known = ALL_PLUGINS.map((p) => p.name);

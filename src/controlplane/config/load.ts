@@ -1,4 +1,5 @@
-// Loads config.yaml: yaml (keeping positions) → ${{VAR}} substitution (env-vars.ts) → JSON Schema with defaults (ajv) → listener entries → frozen Config.
+// Loads config.yaml: yaml (keeping positions) → ${{VAR}} substitution (env-vars.ts) → JSON Schema with defaults (ajv)
+// → listener entries → frozen Config.
 // Every error names the file, the line of the offending key (a list entry's own line), the key path with 0-based
 // indexes, and the problem: `conf/config.yaml:7: apisix.stream_proxy.tcp[1]: invalid stream_proxy.tcp entry: ...`.
 import { readFileSync } from 'node:fs';
@@ -199,7 +200,7 @@ export function parseConfig(text: string, file: string, prefix: string, env: Nod
 
   checkApisixKeys(raw as Record<string, unknown>, file, (segs) => lineOf(doc, lc, segs), warnings);
   // apisix.enable_ipv6: false: listeners given by port only bind IPv4 only (APISIX: no `listen [::]:port`)
-  const ipv4Only = (raw as { apisix: { enable_ipv6?: unknown } }).apisix.enable_ipv6 === false;
+  const ipv4Only = config.apisix.enable_ipv6 === false;
 
   const listeners: ListenerSpec[] = [];
   const seen = new Map<string, string>();

@@ -45,7 +45,9 @@ export const configSchema = {
         control: ipPort('127.0.0.1', 9090),
         dns_resolver: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
         // APISIX keys that only concern its HTTP proxy: accepted so an APISIX file loads, and ignored.
-        node_listen: {}, enable_admin: {}, enable_ipv6: {}, enable_http2: {}, enable_server_tokens: {},
+        // APISIX 2.x's Admin API switch, and IPv6 for listeners given by port only: both act (gateway.ts, load.ts)
+        enable_admin: { type: 'boolean' }, enable_ipv6: { type: 'boolean' },
+        node_listen: {}, enable_http2: {}, enable_server_tokens: {},
         show_upstream_status_in_response_header: {}, extra_lua_path: {}, extra_lua_cpath: {},
         enable_resolv_search_opt: {}, delete_uri_tail_slash: {}, normalize_uri_like_servlet: {}, router: {},
         enable_reuseport: {}, lua_module_hook: {}, events: {}, disable_sync_configuration_during_start: {},
@@ -98,7 +100,7 @@ export const configSchema = {
             allow_admin: { type: 'array', items: { type: 'string', minLength: 1 }, default: ['127.0.0.0/24', '::1/128'] },
             admin_listen: ipPort('127.0.0.1', 9180),
             admin_api_version: { type: 'string', enum: ['v3'] },
-            enable_admin_cors: {}, https_admin: {}, admin_ssl: {},
+            enable_admin_cors: { type: 'boolean' }, https_admin: {}, admin_ssl: {},
           },
         },
       },

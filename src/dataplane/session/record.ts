@@ -4,10 +4,15 @@ import type { AccessRecord } from '../../observe/access-log.ts';
 import { STATUS, type EndReason } from './end.ts';
 import type { Session } from './session.ts';
 
+/** A TCP session's status: a refusing plugin's own (limit-conn's rejected_code), else its end reason's. */
+export function sessionStatus(s: Session, reason: EndReason): number {
+  return s.plugins?.status ?? STATUS[reason];
+}
+
 export function tcpRecord(s: Session, reason: EndReason, now: number): AccessRecord {
   return {
     protocol: 'TCP', remoteAddr: s.remoteAddr, remotePort: s.remotePort, serverAddr: s.serverAddr, serverPort: s.serverPort,
-    status: s.plugins?.status ?? STATUS[reason], bytesSent: s.bytesToClient, bytesReceived: s.bytesFromClient,
+    status: sessionStatus(s, reason), bytesSent: s.bytesToClient, bytesReceived: s.bytesFromClient,
     sessionTime: (now - s.startedAt) / 1000, upstreamAddr: s.node?.addr, routeId: s.route?.id, serviceId: s.route?.conf.serviceId,
     sni: s.sni, realipRemoteAddr: s.peerAddr, mqttClientId: s.mqttClientId, endReason: reason, endedAt: Date.now(),
   };
