@@ -2,6 +2,7 @@
 // upstreams → balancers) and swapped in with one assignment. A session reads `current` once at accept and keeps it
 // to the end. Compiled upstreams whose source did not change are carried over, so balancer state survives unrelated
 // changes.
+import type { SnapshotDelta } from '../model/messages.ts';
 import type { SnapshotData, UpstreamConf } from '../model/snapshot.ts';
 import { PriorityBalancer } from './balancers/priority.ts';
 import { Router } from './router/router.ts';
@@ -55,6 +56,8 @@ export class CompiledSnapshot {
 
 export class Runtime {
   current: CompiledSnapshot;
+  /** The snapshot data last received, compiled or not: the primary's base for its next delta. */
+  #data: SnapshotData = EMPTY_SNAPSHOT;
   readonly #table: NodeTable;
   readonly env: WorkerPluginEnv;
   constructor(table: NodeTable, env: WorkerPluginEnv) {
@@ -64,8 +67,20 @@ export class Runtime {
   }
   /** Compiles and swaps; a throw leaves the previous snapshot in force. */
   apply(data: SnapshotData): CompiledSnapshot {
+    this.#data = data;
     const next = new CompiledSnapshot(data, this.current, this.#table, this.env);
     this.current = next;
     return next;
   }
+  /** A delta on the data last received (upstreams changed and removed; the rest whole). */
+  applyDelta(d: SnapshotDelta): CompiledSnapshot {
+    return this.apply(withDelta(this.#data, d));
+  }
+}
+
+export function withDelta(base: SnapshotData, d: SnapshotDelta): SnapshotData {
+  const upstreams: Record<string, SnapshotData['upstreams'][string]> = { ...base.upstreams };
+  for (const k of d.removed) delete upstreams[k];
+  Object.assign(upstreams, d.changed);
+  return { version: d.version, routes: d.routes, ssls: d.ssls, tls: d.tls, streamPlugins: d.streamPlugins, pluginMetadata: d.pluginMetadata, upstreams };
 }

@@ -3,7 +3,6 @@
 // keys a family stops adding new ones and counts what it could not label (so memory stays bounded whatever clients
 // and routes do).
 import type { WorkerMetricsSnapshot } from '../../model/messages.ts';
-import type { AccessRecord } from '../../observe/access-log.ts';
 
 export const LABEL_CAP = 10_000;
 /** Upstream connect time buckets, seconds. */
@@ -52,6 +51,18 @@ function bump(m: Map<string, number>, key: string, by: number, cap: { over: numb
   else cap.over++;
 }
 
+/** What the counters read of an ended session, TCP or UDP. */
+export interface SessionEnded {
+  readonly listener: string;
+  readonly status: number;
+  readonly node: string | undefined;
+  readonly route: string | undefined;
+  readonly reason: string;
+  readonly protocol: 'tcp' | 'udp';
+  readonly toClient: number;
+  readonly fromClient: number;
+}
+
 export class WorkerMetrics {
   readonly #cap = { over: 0 };
   /** listener → node → status */
@@ -75,16 +86,12 @@ export class WorkerMetrics {
     this.#active.set(listener, (this.#active.get(listener) ?? 1) - 1);
   }
 
-  ended(r: AccessRecord, listener: string): void {
-    this.count(listener, r.status, r.upstreamAddr, r.routeId, r.endReason, r.protocol === 'TCP' ? 'tcp' : 'udp', r.bytesSent, r.bytesReceived);
-  }
-
-  /** One ended session, from its fields (a TCP session without access log or plugins builds no record). */
-  count(listener: string, status: number, node: string | undefined, route: string | undefined, reason: string, protocol: 'tcp' | 'udp', toClient: number, fromClient: number): void {
-    this.#status.add(listener, node ?? '', status, 1);
-    this.#sessions.add(route ?? '', reason, protocol, 1);
-    if (fromClient > 0) bump(this.#bytesIn, listener, fromClient, this.#cap);
-    if (toClient > 0) bump(this.#bytesOut, listener, toClient, this.#cap);
+  /** One ended session (a TCP session without access log or plugins builds no record: these are its fields). */
+  ended(e: SessionEnded): void {
+    this.#status.add(e.listener, e.node ?? '', e.status, 1);
+    this.#sessions.add(e.route ?? '', e.reason, e.protocol, 1);
+    if (e.fromClient > 0) bump(this.#bytesIn, e.listener, e.fromClient, this.#cap);
+    if (e.toClient > 0) bump(this.#bytesOut, e.listener, e.toClient, this.#cap);
   }
 
   connected(ms: number): void {
