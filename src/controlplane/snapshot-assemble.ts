@@ -1,18 +1,19 @@
 // Building a snapshot from the validated items, as a pure function (issue 14): references resolved (a route's
-// upstream_id, inline upstream, its service's; traffic-split's upstreams), routes and SSLs turned into the data
-// plane's shapes, problems reported as values through the context. What is not pure stays in the builder
-// (snapshot.ts) and comes in through the context: following the store, caching validations, waiting on DNS,
-// allocating node slots and decrypting keys.
+// upstream_id, inline upstream, its service's; traffic-split's upstreams), upstreams, routes and SSLs turned into the
+// data plane's shapes, problems returned as values. Its inputs are explicit: the DNS answers, the node slots and the
+// keyring. What is not pure stays in the builder (snapshot.ts): following the store, caching validations, waiting on
+// DNS, allocating the slots (for the keys upstreamSources names) and logging the problems.
 import { idOf } from '../lib/addr.ts';
 import { deepFreeze } from '../lib/freeze.ts';
 import type { RouteConf, SnapshotData, SslConf, TlsProtocol, UpstreamConf } from '../model/snapshot.ts';
 import { inlineSplitUpstreams, mergedPlugins, splitUpstreamIds } from './plugin-confs.ts';
+import { decryptKey, upstreamConf, type Problem, type UpstreamInputs, type UpstreamMemo } from './snapshot-upstream.ts';
 import { isJsonObject, type JsonObject, type StoreItem } from './store/store.ts';
 
 /** Validated items of one resource by id. */
 export type Items = ReadonlyMap<string, { readonly item: StoreItem; readonly value: JsonObject }>;
 
-export interface AssembleInput {
+export interface AssembleInput extends Omit<UpstreamInputs, 'ssls'> {
   readonly version: number;
   readonly upstreams: Items;
   readonly services: Items;
@@ -21,19 +22,37 @@ export interface AssembleInput {
   readonly metadata: Items;
   readonly streamPlugins: readonly string[];
   readonly tls: SnapshotData['tls'];
+  /** A cache of upstream confs (the result is the same with or without it; with it, unchanged ones are the same objects). */
+  readonly memo?: UpstreamMemo;
 }
 
-export interface AssembleContext {
-  /** An upstream object under its snapshot key as the data plane's UpstreamConf (nodes resolved, slots taken). */
-  upstream(key: string, up: JsonObject): UpstreamConf;
-  /** A private key as stored, decrypted; undefined when it cannot be. */
-  decrypt(from: string, v: unknown): string | undefined;
-  /** Something skipped or unresolved, for the log (the item's key). */
-  problem(key: string, msg: string): void;
+/**
+ * Every upstream object the snapshot can hold, under its snapshot key: the builder resolves their domains and
+ * allocates their nodes' slots before assembling. The keys are the ones assembleSnapshot gives them.
+ */
+export function upstreamSources(input: Pick<AssembleInput, 'upstreams' | 'services' | 'routes'>): [key: string, up: JsonObject][] {
+  const out: [string, JsonObject][] = [];
+  for (const [id, { value }] of input.upstreams) out.push([`upstreams/${id}`, value]);
+  for (const [id, { value }] of input.services) if (isJsonObject(value.upstream)) out.push([`services/${id}`, value.upstream]);
+  for (const [id, { value }] of input.routes) {
+    if (isJsonObject(value.upstream)) out.push([`stream_routes/${id}`, value.upstream]);
+    const svc = value.service_id !== undefined ? input.services.get(idOf(value.service_id))?.value : undefined;
+    for (const [i, up] of inlineSplitUpstreams(mergedPlugins(svc, value))) out.push([`stream_routes/${id}#traffic-split/${i}`, up]);
+  }
+  return out;
 }
 
-export function assembleSnapshot(input: AssembleInput, ctx: AssembleContext): SnapshotData {
+export function assembleSnapshot(input: AssembleInput): { snapshot: SnapshotData; problems: Problem[] } {
   const { upstreams, services, routes, metadata } = input;
+  const problems: Problem[] = [];
+  const ctx = {
+    problem: (key: string, msg: string): void => { problems.push({ key, msg }); },
+    upstream: (key: string, up: JsonObject): UpstreamConf => {
+      const r = input.memo !== undefined ? input.memo.conf(key, up, input) : upstreamConf(key, up, input);
+      problems.push(...r.problems);
+      return r.conf;
+    },
+  };
   const outUps: Record<string, UpstreamConf> = {};
   const useUpstreamId = (id: string, from: string): string | undefined => {
     const key = `upstreams/${id}`;
@@ -101,23 +120,24 @@ export function assembleSnapshot(input: AssembleInput, ctx: AssembleContext): Sn
   // Upstreams no route uses are in the snapshot too: their health checkers run from the moment they exist.
   for (const id of upstreams.keys()) useUpstreamId(id, `upstreams/${id}`);
   outRoutes.sort((a, b) => a.createdIndex - b.createdIndex);
-  return deepFreeze({
-    version: input.version, routes: outRoutes, upstreams: outUps, ssls: sslConfs(input.ssls, ctx),
+  const snapshot = deepFreeze({
+    version: input.version, routes: outRoutes, upstreams: outUps, ssls: sslConfs(input, problems),
     streamPlugins: input.streamPlugins,
     pluginMetadata: Object.fromEntries([...metadata].map(([name, { value }]) => [name, value])),
     tls: input.tls,
   });
+  return { snapshot, problems };
 }
 
-function sslConfs(items: Items, ctx: AssembleContext): SslConf[] {
+function sslConfs(input: AssembleInput, problems: Problem[]): SslConf[] {
   const out: SslConf[] = [];
-  for (const [id, { value: v }] of items) {
+  for (const [id, { value: v }] of input.ssls) {
     if (v.type === 'client' || v.status === 0) continue;
     const from = `ssls/${id}`;
     const certs = [v.cert, ...(Array.isArray(v.certs) ? v.certs : [])].filter((c): c is string => typeof c === 'string');
-    const keys = [v.key, ...(Array.isArray(v.keys) ? v.keys : [])].map((k) => ctx.decrypt(from, k));
+    const keys = [v.key, ...(Array.isArray(v.keys) ? v.keys : [])].map((k) => decryptKey(from, k, input.keyring, problems));
     if (keys.some((k) => k === undefined) || keys.length !== certs.length) {
-      ctx.problem(from, `${from}: skipped: its certificates and keys do not pair up`);
+      problems.push({ key: from, msg: `${from}: skipped: its certificates and keys do not pair up` });
       continue;
     }
     const snis = [...(typeof v.sni === 'string' ? [v.sni] : []), ...(Array.isArray(v.snis) ? v.snis.filter((x): x is string => typeof x === 'string') : [])].map((x) => x.toLowerCase());
