@@ -68,6 +68,8 @@ export interface SyslogStats {
   readonly sent: number;
   readonly dropped: number;
   readonly failed: number;
+  /** Bytes of records waiting (buffered or in a batch not yet settled): never over drop_limit. */
+  readonly pendingBytes: number;
 }
 
 /** The largest UDP payload over IPv4. */
@@ -439,7 +441,7 @@ export class SyslogSender {
 
   stats(): SyslogStats {
     const s = this.#bp.stats();
-    return { sent: s.processed, dropped: s.dropped + this.#tooBig, failed: s.failed };
+    return { sent: s.processed, dropped: s.dropped + this.#tooBig, failed: s.failed, pendingBytes: s.pendingWeight };
   }
 
   /** Sends what is waiting (bounded by closeTimeoutMs, then twice that for flushes in progress), then closes. */
