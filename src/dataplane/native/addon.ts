@@ -32,19 +32,15 @@ export const ADDON_PATH = `${DIR}build/Release/sluice_native.node`;
 /** Written by native/build.sh when the build fails (npm ci goes on without the addon). */
 const FAILED_PATH = `${DIR}build/FAILED`;
 
-let loaded: Loaded | undefined;
-
-/** Once per thread (an addon instance per worker). */
+/** The addon (an instance per thread: require caches it), or why not. A worker asks once (worker/native-loader.ts). */
 export function loadAddon(): Loaded {
-  if (loaded !== undefined) return loaded;
   if (!existsSync(ADDON_PATH)) {
     const why = existsSync(FAILED_PATH) ? readFileSync(FAILED_PATH, 'utf8').trim().split('\n')[0] ?? 'the build failed' : 'not built (npm ci builds it)';
-    return (loaded = { ok: false, why });
+    return { ok: false, why };
   }
   try {
-    const addon = createRequire(import.meta.url)(ADDON_PATH) as NativeAddon;
-    return (loaded = { ok: true, addon });
+    return { ok: true, addon: createRequire(import.meta.url)(ADDON_PATH) as NativeAddon };
   } catch (err) {
-    return (loaded = { ok: false, why: `cannot load ${ADDON_PATH}: ${(err as Error).message}` });
+    return { ok: false, why: `cannot load ${ADDON_PATH}: ${(err as Error).message}` };
   }
 }
