@@ -13,12 +13,12 @@ import { isJsonObject, type JsonObject, type StoreItem } from './store/store.ts'
 /** Validated items of one resource by id. */
 export type Items = ReadonlyMap<string, { readonly item: StoreItem; readonly value: JsonObject }>;
 
-export interface AssembleInput extends Omit<UpstreamInputs, 'ssls'> {
+/** The items, and what turning upstreams into confs needs (DNS answers, node slots, keyring; ssls for client certs). */
+export interface AssembleInput extends UpstreamInputs {
   readonly version: number;
   readonly upstreams: Items;
   readonly services: Items;
   readonly routes: Items;
-  readonly ssls: Items;
   readonly metadata: Items;
   readonly streamPlugins: readonly string[];
   readonly tls: SnapshotData['tls'];

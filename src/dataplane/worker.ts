@@ -18,7 +18,7 @@ port.on('message', (m: ToWorker) => {
       ctx.applySnapshot(m.data);
       break;
     case 'snapshotDelta':
-      ctx.applySnapshot(m.delta, true);
+      ctx.applyDelta(m.delta);
       break;
     case 'explain':
       send({ type: 'explained', requestId: m.requestId, result: ctx.explain(m.query) });

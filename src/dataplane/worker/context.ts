@@ -3,14 +3,13 @@
 // holds lives in one WorkerContext (no module-level state), built from the primary's WorkerInit.
 import type { Socket } from 'node:net';
 import type { ListenerSpec } from '../../model/config.ts';
-import type { ExplainQuery, SnapshotDelta, ToPrimary, WorkerInit, WorkerMetricsSnapshot, WorkerStatsSnapshot } from '../../model/messages.ts';
+import type { ExplainQuery, SnapshotDelta, ToPrimary, ToWorker, WorkerInit, WorkerMetricsSnapshot, WorkerStatsSnapshot } from '../../model/messages.ts';
 import type { SnapshotData } from '../../model/snapshot.ts';
 import type { Logger } from '../../observe/log.ts';
-import type { AccessLogConf } from '../../observe/access-log.ts';
 import { parseIp } from '../../lib/ip.ts';
 import { CidrSet } from '../../lib/cidr.ts';
 import { SharedCounts } from '../../lib/shared-counts.ts';
-import { Runtime } from '../runtime.ts';
+import { Runtime, type CompiledSnapshot } from '../runtime.ts';
 import type { ExplainResult } from '../router/router.ts';
 import { WorkerPluginEnv } from '../plugin-env.ts';
 import { WorkerMetrics } from '../state/metrics.ts';
@@ -31,15 +30,8 @@ import { ListenerManager } from './listeners.ts';
 /** What the primary sends a worker at its start: `snapshot` (undefined at the gateway's first start), `nodeShare` (WorkerNodeTable). */
 export type WorkerStart = WorkerInit & { readonly snapshot: SnapshotData | undefined; readonly nodeShare: SharedArrayBuffer };
 
-/** The settings a SIGHUP can change in a running worker. */
-export interface WorkerSettings {
-  readonly maxConnections: number;
-  readonly udpMaxSessions: number;
-  /** Seconds. */
-  readonly udpSessionTimeout: number;
-  readonly accessLog: AccessLogConf;
-  readonly nativeRelay: 'auto' | 'off';
-}
+/** The settings a SIGHUP can change in a running worker (udpSessionTimeout in seconds). */
+export type WorkerSettings = Omit<Extract<ToWorker, { type: 'settings' }>, 'type'>;
 
 export class WorkerContext {
   readonly log: Logger;
@@ -106,19 +98,29 @@ export class WorkerContext {
     const beat = workerBeatSlot(this.#init.workerId);
     setInterval(() => { Atomics.add(this.#shared, beat, 1); }, HEARTBEAT_MS).unref();
     this.#native.relay(); // loaded now, so the first connection does not pay for it
-    if (this.#init.snapshot !== undefined) this.applySnapshot(this.#init.snapshot);
+    const first = this.#init.snapshot;
+    if (first !== undefined) this.#applied(first.version, () => this.#runtime.apply(first));
     const r = await this.#listeners.bind(this.#init.listeners);
     this.#send({ type: 'bound', ...r });
   }
 
-  /** A whole snapshot or a delta on the last one: acknowledged with its version, or -1 when it is refused. */
-  applySnapshot(m: SnapshotData | SnapshotDelta, isDelta = false): void {
+  /** A whole snapshot: acknowledged with its version, or -1 when it is refused. */
+  applySnapshot(data: SnapshotData): void {
+    this.#applied(data.version, () => this.#runtime.apply(data));
+  }
+
+  /** A delta on the snapshot data last received: acknowledged as a whole snapshot is. */
+  applyDelta(delta: SnapshotDelta): void {
+    this.#applied(delta.version, () => this.#runtime.applyDelta(delta));
+  }
+
+  #applied(version: number, apply: () => CompiledSnapshot): void {
     try {
-      const snap = isDelta ? this.#runtime.applyDelta(m as SnapshotDelta) : this.#runtime.apply(m as SnapshotData);
+      const snap = apply();
       for (const e of snap.certs.errors) this.log.error({ ssl: e.id, error: e.error }, 'certificate not usable; its SNIs have no certificate');
       this.#send({ type: 'ack', version: snap.version });
     } catch (err) {
-      this.log.error({ err, version: m.version }, 'snapshot rejected by the worker; keeping the previous one');
+      this.log.error({ err, version }, 'snapshot rejected by the worker; keeping the previous one');
       this.#send({ type: 'ack', version: -1 });
     }
   }
