@@ -22,7 +22,20 @@ export interface AdminRequest {
 export interface ExtraRoute {
   readonly method: string;
   readonly path: string;
+  /** Also answers the paths below `path` (`path/...`): the handler reads the rest from req.url. */
+  readonly prefix?: boolean;
+  /** Answered without a key (the OpenAPI document, the status page's files); allow_admin still applies. */
+  readonly public?: boolean;
   handle(req: AdminRequest, ctx: AdminContext): Promise<HandlerResult>;
+}
+
+/** The extra route for a request, if one answers it. */
+export function extraRoute(extra: readonly ExtraRoute[], method: string, path: string): ExtraRoute | undefined {
+  for (const r of extra) {
+    if (r.method !== method && !(method === 'HEAD' && r.method === 'GET')) continue;
+    if (r.path === path || (r.prefix === true && path.startsWith(r.path.endsWith('/') ? r.path : `${r.path}/`))) return r;
+  }
+  return undefined;
 }
 
 export interface AdminRoutes {
@@ -42,9 +55,8 @@ function segments(pathname: string): string[] {
 
 export async function dispatch(ctx: AdminContext, routes: AdminRoutes, req: AdminRequest): Promise<HandlerResult> {
   const path = req.url.pathname;
-  for (const r of routes.extra) {
-    if (r.path === path && r.method === req.method) return r.handle(req, ctx);
-  }
+  const extra = extraRoute(routes.extra, req.method, path);
+  if (extra !== undefined) return extra.handle(req, ctx);
   const segs = segments(path);
   if (segs[0] !== 'apisix' || segs[1] !== 'admin') throw adminError('NOT_FOUND');
   const res = segs[2];

@@ -7,7 +7,7 @@ import { CidrSet } from '../../lib/cidr.ts';
 import { AdminAuth, type AuthCounters } from './auth.ts';
 import { AdminError, adminError } from './errors.ts';
 import type { AdminContext } from './context.ts';
-import { dispatch, type AdminRequest, type AdminRoutes, type ParsedBody } from './routes.ts';
+import { dispatch, extraRoute, type AdminRequest, type AdminRoutes, type ParsedBody } from './routes.ts';
 
 /** APISIX's limit on an Admin API request body. */
 export const MAX_BODY = 1.5 * 1024 * 1024;
@@ -42,8 +42,9 @@ const CORS_HEADERS = {
 } as const;
 
 function send(res: ServerResponse, status: number, body: unknown, contentType?: string): void {
-  // a route that names its content type sends its body as text (the metrics exposition); the rest is JSON
-  const text = body === undefined ? '' : contentType !== undefined && typeof body === 'string' ? body : JSON.stringify(body);
+  // a route that names its content type sends its body as text or bytes (the metrics exposition, the status page's
+  // files); the rest is JSON
+  const text = body === undefined ? '' : contentType !== undefined && (typeof body === 'string' || Buffer.isBuffer(body)) ? body : JSON.stringify(body);
   res.writeHead(status, {
     'Content-Type': contentType ?? 'application/json',
     'Content-Length': Buffer.byteLength(text),
@@ -193,7 +194,7 @@ export async function startAdminServer(ctx: AdminContext, routes: AdminRoutes, i
       send(res, 200, undefined);
       return;
     }
-    const denied = checkToken(req, url, opts, auth);
+    const denied = extraRoute(routes.extra, req.method ?? 'GET', url.pathname)?.public === true ? undefined : checkToken(req, url, opts, auth);
     if (denied !== undefined) {
       req.resume();
       refuse(req, res, denied);
