@@ -23,7 +23,10 @@
 //                          a session the addon ends (idle, ICMP refused, unlisten) sends a record, as TCP's do
 //   udpUnlisten(listenerId) → 0 | -ENOENT  (its sessions end with END_SHUTDOWN)
 //   udpDrops() → [queue full, send queue full, table full]
+//   udpBytes(sessionId) → [bytes from, bytes to] | null   a live session's counts, without ending it
 //   endAll(reason) → how many relays (dialing or relaying) it ended
+//   relayEnd(id, reason) → 0 | -ENOENT   ends one relay now (its record carries reason)
+//   relayCounts(out: Float64Array) → n   (id, bytes from, bytes to) of n live relays, at most out.length / 3
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,6 +234,26 @@ static napi_value js_end_all(napi_env env, napi_callback_info info) {
   return int_result(env, (int)relay_end_all(e, (int)reason));
 }
 
+static napi_value js_relay_counts(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  relay_env_t *e = call_args(env, info, 1, argv);
+  napi_typedarray_type type;
+  size_t length;
+  void *data;
+  if (e == NULL || napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_float64_array) {
+    return usage(env, "relayCounts(out: Float64Array) after init");
+  }
+  return int_result(env, (int)relay_counts(e, data, length / 3));
+}
+
+static napi_value js_relay_end(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  relay_env_t *e = call_args(env, info, 2, argv);
+  double id, reason;
+  if (e == NULL || !arg_double(env, argv[0], &id) || !arg_double(env, argv[1], &reason)) return usage(env, "relayEnd(id, reason) after init");
+  return int_result(env, relay_end(e, id, (int)reason));
+}
+
 static napi_value js_udp_listen(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   relay_env_t *e = call_args(env, info, 2, argv);
@@ -259,12 +282,14 @@ static napi_value js_udp_open(napi_env env, napi_callback_info info) {
   return int_result(env, udp_open(e, id, ip, (int)port, at_least_1ms(idle)));
 }
 
-static napi_value js_udp_end(napi_env env, napi_callback_info info) {
+// [from client, to client] of UDP session `id` through `read` (udp_end or udp_bytes), or null if it is not live.
+static napi_value udp_counts_answer(napi_env env, napi_callback_info info, const char *what,
+                                    int (*read)(relay_env_t *, double, double *, double *)) {
   napi_value argv[1], out, v;
   relay_env_t *e = call_args(env, info, 1, argv);
   double id, from = 0, to = 0;
-  if (e == NULL || !arg_double(env, argv[0], &id)) return usage(env, "udpEnd(sessionId) after init");
-  if (udp_end(e, id, &from, &to) != 0) {
+  if (e == NULL || !arg_double(env, argv[0], &id)) return usage(env, what);
+  if (read(e, id, &from, &to) != 0) {
     CHECK(napi_get_null(env, &out));
     return out;
   }
@@ -274,6 +299,14 @@ static napi_value js_udp_end(napi_env env, napi_callback_info info) {
   CHECK(napi_create_double(env, to, &v));
   CHECK(napi_set_element(env, out, 1, v));
   return out;
+}
+
+static napi_value js_udp_end(napi_env env, napi_callback_info info) {
+  return udp_counts_answer(env, info, "udpEnd(sessionId) after init", udp_end);
+}
+
+static napi_value js_udp_bytes(napi_env env, napi_callback_info info) {
+  return udp_counts_answer(env, info, "udpBytes(sessionId) after init", udp_bytes);
 }
 
 // [queue full, send queue full, table full]: datagrams dropped natively since init.
@@ -304,6 +337,9 @@ static napi_value module_init(napi_env env, napi_value exports) {
     { "udpOpen", NULL, js_udp_open, NULL, NULL, NULL, napi_enumerable, NULL },
     { "udpEnd", NULL, js_udp_end, NULL, NULL, NULL, napi_enumerable, NULL },
     { "udpDrops", NULL, js_udp_drops, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "udpBytes", NULL, js_udp_bytes, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "relayCounts", NULL, js_relay_counts, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "relayEnd", NULL, js_relay_end, NULL, NULL, NULL, napi_enumerable, NULL },
   };
   CHECK(napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props));
   return exports;

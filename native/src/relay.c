@@ -422,3 +422,26 @@ size_t relay_end_all(relay_env_t *e, int reason) {
   }
   return n;
 }
+
+// The byte counts of every live relay (dialing or relaying) as (id, from client, to client) triples, at most `cap`
+// of them: the connections API reads them as of its answer.
+size_t relay_counts(relay_env_t *e, double *out, size_t cap) {
+  size_t n = 0;
+  for (relay_t *r = e->head; r != NULL && n < cap; r = r->next, n++) {
+    out[3 * n] = r->id;
+    out[3 * n + 1] = r->base_from + (double)r->d[0].read;
+    out[3 * n + 2] = r->base_to + (double)r->d[1].written;
+  }
+  return n;
+}
+
+// Ends one relay now, as relay_end_all does every one (its record carries `reason`); -ENOENT if it is not live.
+// A walk of the live list: a kill is an operator's click, not a per-session cost.
+int relay_end(relay_env_t *e, double id, int reason) {
+  for (relay_t *r = e->head; r != NULL; r = r->next) {
+    if (r->id != id) continue;
+    relay_finish(r, reason);
+    return 0;
+  }
+  return -ENOENT;
+}

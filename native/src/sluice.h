@@ -23,6 +23,7 @@ enum {
   END_INTERNAL = 6,      // out of memory and such
   END_CONNECT_FAILED = 7,// a dial failed and TypeScript tried no other node
   END_CONNECT_TIMEOUT = 8,
+  END_KILLED = 9,        // ended from the connections API (DELETE /sluice/v1/connections)
 };
 
 // Connections accepted per wakeup of a listener (libuv's own accept takes one per loop turn).
@@ -158,6 +159,8 @@ int relay_start(relay_env_t *e, double id, int client_fd, int upstream_fd, uint6
                 const char *to_upstream, size_t to_upstream_len, int client_ended,
                 const char *to_client, size_t to_client_len, double base_from_client, double base_to_client);
 size_t relay_end_all(relay_env_t *e, int reason);
+size_t relay_counts(relay_env_t *e, double *out, size_t cap);
+int relay_end(relay_env_t *e, double id, int reason);
 void relay_push_record(relay_env_t *e, double id, int code, double a, double b);
 void relay_flush_records(uv_check_t *h);
 void env_handle_closed(relay_env_t *e);
@@ -195,6 +198,7 @@ int udp_listen(relay_env_t *e, double id, int fd);
 int udp_unlisten(relay_env_t *e, double id);
 int udp_open(relay_env_t *e, double id, const char *ip, int port, uint64_t idle_ms);
 int udp_end(relay_env_t *e, double id, double *from, double *to);
+int udp_bytes(relay_env_t *e, double id, double *from, double *to);
 void udp_close_all(relay_env_t *e);
 
 // addr.c

@@ -504,6 +504,15 @@ int udp_end(relay_env_t *e, double id, double *from, double *to) {
   return 0;
 }
 
+// A live session's byte counts, as udp_end reads them, without ending it.
+int udp_bytes(relay_env_t *e, double id, double *from, double *to) {
+  udp_session_t *s = session_by_id(e, id);
+  if (s == NULL || s->ended) return -ENOENT;
+  *from = s->from;
+  *to = s->to_client;
+  return 0;
+}
+
 int udp_listen(relay_env_t *e, double id, int fd) {
   if (e->closing) return -ESHUTDOWN;
   if (e->udp_buf == NULL) {

@@ -44,6 +44,12 @@ port.on('message', (m: ToWorker) => {
     case 'stats':
       send({ type: 'stats', requestId: m.requestId, stats: ctx.stats() });
       break;
+    case 'connections':
+      send({ type: 'connections', requestId: m.requestId, ...ctx.connections(m.filter, m.limit) });
+      break;
+    case 'killConnections':
+      send({ type: 'killed', requestId: m.requestId, count: ctx.killConnections(m.filter) });
+      break;
     case 'crash':
       setImmediate(() => { throw new Error('crash requested by a test'); });
       break;

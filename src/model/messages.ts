@@ -97,6 +97,51 @@ export interface WorkerMetricsSnapshot {
   readonly unlabelled: number;
 }
 
+/** Which live sessions a connections query or kill means (CONTRACT §7); every field set must match. */
+export interface ConnectionFilter {
+  /** One session by its id (a kill by id). */
+  readonly id?: string;
+  readonly routeId?: string;
+  /** An IP or a CIDR. */
+  readonly remoteAddr?: string;
+  /** `ip:port` of the upstream node. */
+  readonly node?: string;
+  readonly protocol?: 'tcp' | 'udp';
+}
+
+/**
+ * A session's id in the connections API: `<worker>-<start>-<n>`, the worker that holds it, that worker's start
+ * (base 36 ms, so a restarted worker's new sessions never take a dead one's ids) and its number there.
+ */
+export function connectionId(workerId: number, start: string, n: number, protocol: 'tcp' | 'udp'): string {
+  return `${workerId}-${start}-${protocol === 'udp' ? 'u' : ''}${n}`;
+}
+
+/** The worker an id names, or undefined for an id no worker gave. */
+export function connectionWorker(id: string): number | undefined {
+  const m = /^(\d{1,3})-[0-9a-z]{1,12}-u?\d{1,16}$/.exec(id);
+  return m === null ? undefined : Number(m[1]);
+}
+
+/** One live session as GET /sluice/v1/connections lists it (CONTRACT §7). */
+export interface ConnectionInfo {
+  readonly id: string;
+  readonly protocol: 'tcp' | 'udp';
+  readonly listener: string;
+  readonly remote_addr: string;
+  readonly remote_port: number;
+  readonly server_addr: string;
+  readonly server_port: number;
+  readonly sni: string | null;
+  readonly route_id: string | null;
+  readonly node: string | null;
+  /** Unix ms. */
+  readonly started_at: number;
+  readonly bytes_from_client: number;
+  readonly bytes_to_client: number;
+  readonly state: 'handshake' | 'connecting' | 'relaying';
+}
+
 export type ToWorker =
   | { readonly type: 'snapshot'; readonly data: SnapshotData }
   /** The next snapshot as a change to the one this worker was sent last: cloning only what changed keeps a write on
@@ -106,6 +151,10 @@ export type ToWorker =
   | { readonly type: 'settings'; readonly maxConnections: number; readonly udpMaxSessions: number; readonly udpSessionTimeout: number; readonly accessLog: AccessLogConf; readonly nativeRelay: 'auto' | 'off' }
   | { readonly type: 'stats'; readonly requestId: number }
   | { readonly type: 'metrics'; readonly requestId: number }
+  /** The live sessions matching `filter`: how many, and the first `limit` of them. */
+  | { readonly type: 'connections'; readonly requestId: number; readonly filter: ConnectionFilter; readonly limit: number }
+  /** Ends the live sessions matching `filter` now (end reason killed). */
+  | { readonly type: 'killConnections'; readonly requestId: number; readonly filter: ConnectionFilter }
   /** SIGHUP: the full set of listeners wanted now; removed ones stop accepting (their sessions go on). */
   | { readonly type: 'listeners'; readonly requestId: number; readonly listeners: readonly ListenerSpec[] }
   | { readonly type: 'stop' }
@@ -122,6 +171,8 @@ export type ToPrimary =
   | { readonly type: 'explained'; readonly requestId: number; readonly result: ExplainAnswer }
   | { readonly type: 'stats'; readonly requestId: number; readonly stats: WorkerStatsSnapshot }
   | { readonly type: 'metrics'; readonly requestId: number; readonly metrics: WorkerMetricsSnapshot }
+  | { readonly type: 'connections'; readonly requestId: number; readonly total: number; readonly list: readonly ConnectionInfo[] }
+  | { readonly type: 'killed'; readonly requestId: number; readonly count: number }
   | { readonly type: 'drained' }
   /** Connect outcomes since the last batch, as flat pairs [slot, OUTCOME_CODE, slot, code, ...] (passive health). */
   | { readonly type: 'outcomes'; readonly pairs: readonly number[] };

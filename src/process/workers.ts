@@ -5,7 +5,7 @@
 import { DEFAULT_COUNT_SLOTS, SharedCounts } from '../lib/shared-counts.ts';
 import { Worker } from 'node:worker_threads';
 import type { ListenerSpec } from '../model/config.ts';
-import type { ExplainAnswer, ExplainQuery, ToPrimary, ToWorker, WorkerInit, WorkerMetricsSnapshot, WorkerStatsSnapshot } from '../model/messages.ts';
+import { connectionWorker, type ConnectionFilter, type ConnectionInfo, type ExplainAnswer, type ExplainQuery, type ToPrimary, type ToWorker, type WorkerInit, type WorkerMetricsSnapshot, type WorkerStatsSnapshot } from '../model/messages.ts';
 import type { SnapshotData } from '../model/snapshot.ts';
 import type { Logger } from '../observe/log.ts';
 import { listenerKey } from '../lib/addr.ts';
@@ -205,6 +205,8 @@ export class WorkerPool {
       case 'explained':
       case 'relistened':
       case 'metrics':
+      case 'connections':
+      case 'killed':
       case 'stats': {
         const p = this.#pending.get(m.requestId);
         if (p !== undefined) {
@@ -340,6 +342,29 @@ export class WorkerPool {
   async stats(): Promise<WorkerStatsSnapshot[]> {
     const res = await Promise.all(this.#slots.filter((s) => s.alive).map((s) => this.#ask((requestId) => ({ type: 'stats', requestId }), s)));
     return res.flatMap((m) => (m?.type === 'stats' ? [m.stats] : []));
+  }
+
+  /** Every live worker's sessions matching `filter` (up to `limit` from each), and how many match in all. */
+  async connections(filter: ConnectionFilter, limit: number): Promise<{ total: number; list: ConnectionInfo[] }> {
+    const res = await Promise.all(this.#slots.filter((s) => s.alive).map((s) => this.#ask((requestId) => ({ type: 'connections', requestId, filter, limit }), s)));
+    let total = 0;
+    const list: ConnectionInfo[] = [];
+    for (const m of res) {
+      if (m?.type !== 'connections') continue;
+      total += m.total;
+      list.push(...m.list);
+    }
+    return { total, list };
+  }
+
+  /** Ends the sessions matching `filter` on every live worker (one worker when the id names it): how many ended. */
+  async killConnections(filter: ConnectionFilter): Promise<number> {
+    const owner = filter.id !== undefined ? connectionWorker(filter.id) : undefined;
+    const asked = this.#slots.filter((s) => s.alive && (owner === undefined || s.id === owner));
+    const res = await Promise.all(asked.map((s) => this.#ask((requestId) => ({ type: 'killConnections', requestId, filter }), s)));
+    let n = 0;
+    for (const m of res) if (m?.type === 'killed') n += m.count;
+    return n;
   }
 
   /** Every live worker's metric counters (a worker that does not answer in time is left out of this scrape). */

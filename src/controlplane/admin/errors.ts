@@ -81,6 +81,8 @@ export const ERRORS = {
   STORE_CONFLICT: { status: 503, msg: 'value changed before overwritten' },
   // Sluice's own API (/sluice/v1/*)
   INVALID_EXPLAIN: { status: 400, msg: 'invalid explain request: {reason}' },
+  INVALID_CONNECTIONS_QUERY: { status: 400, msg: 'invalid connections request: {reason}' },
+  CONNECTION_NOT_FOUND: { status: 404, msg: 'connection not found' },
   // a bug: logged with its stack, never shown to the client
   INTERNAL: { status: 500, msg: 'internal error' },
 } as const satisfies Record<string, ErrorDef>;

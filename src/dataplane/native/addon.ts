@@ -23,6 +23,9 @@ export interface NativeAddon {
   udpOpen(sessionId: number, ip: string, port: number, idleMs: number): number;
   udpEnd(sessionId: number): [number, number] | null;
   udpDrops(): [number, number, number];
+  udpBytes(sessionId: number): [number, number] | null;
+  relayCounts(out: Float64Array): number;
+  relayEnd(id: number, reason: number): number;
 }
 
 export type Loaded = { readonly ok: true; readonly addon: NativeAddon } | { readonly ok: false; readonly why: string };

@@ -6,9 +6,10 @@ import type { EndReason } from '../session/end.ts';
 import type { NativeAddon } from './addon.ts';
 
 /** native/src/sluice.h: record codes (0 = connected) and END_*, by code. */
-const REASONS: readonly EndReason[] = ['Internal', 'Done', 'ClientClosed', 'UpstreamReset', 'IdleTimeout', 'Shutdown', 'Internal', 'ConnectFailed', 'ConnectTimeout'];
+const REASONS: readonly EndReason[] = ['Internal', 'Done', 'ClientClosed', 'UpstreamReset', 'IdleTimeout', 'Shutdown', 'Internal', 'ConnectFailed', 'ConnectTimeout', 'killed'];
 export const NATIVE_SHUTDOWN = 5;
 export const NATIVE_CONNECT_TIMEOUT = 8;
+export const NATIVE_KILLED = 9;
 const FIELDS = 4;
 /** Records handed over per callback (more wait for the next callback of the same turn). */
 const BATCH = 1024;
@@ -72,13 +73,33 @@ export class Native {
     else this.#addon.closeFd(fd);
   }
 
-  /** Relays two connected fds (dups are taken; the caller closes its own). 0 or -errno. */
+  /** Relays two connected fds (dups are taken; the caller closes its own). Its id, and 0 or -errno. */
   relay(sink: NativeSink, clientFd: number, upstreamFd: number, idleMs: number, toUpstream: Buffer | undefined, clientEnded: boolean,
-    toClient: Buffer | undefined, baseFrom: number, baseTo: number): number {
+    toClient: Buffer | undefined, baseFrom: number, baseTo: number): { id: number; rc: number } {
     const id = this.#nextId++;
     const rc = this.#addon.relay(id, clientFd, upstreamFd, idleMs, toUpstream, clientEnded, toClient, baseFrom, baseTo);
     if (rc === 0) this.#sinks.set(id, sink);
-    return rc;
+    return { id, rc };
+  }
+
+  /** The byte counts of every live relay (dialing or relaying), by id, as of now. */
+  counts(): Map<number, { from: number; to: number }> {
+    const buf = new Float64Array((this.#sinks.size + 16) * 3);
+    const n = this.#addon.relayCounts(buf);
+    const out = new Map<number, { from: number; to: number }>();
+    for (let i = 0; i < n; i++) out.set(buf[3 * i] ?? 0, { from: buf[3 * i + 1] ?? 0, to: buf[3 * i + 2] ?? 0 });
+    return out;
+  }
+
+  /** Ends relay `id` now; its sink hears `killed` with the loop turn's records. False if it was not live. */
+  kill(id: number): boolean {
+    return this.#addon.relayEnd(id, NATIVE_KILLED) === 0;
+  }
+
+  /** A live UDP session's byte counts, or undefined if it has ended. */
+  udpBytes(sessionId: number): { from: number; to: number } | undefined {
+    const r = this.#addon.udpBytes(sessionId);
+    return r === null ? undefined : { from: r[0], to: r[1] };
   }
 
   /** Accepts on a dup of this listening fd from now on (the caller closes Node's server). A listener id, or -errno. */

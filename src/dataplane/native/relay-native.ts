@@ -42,7 +42,7 @@ export class NativeRelay {
    * Takes the session over, or answers undefined (the caller runs the TypeScript relay). `prefix`: client bytes an
    * earlier phase read, sent upstream first; `clientEnded`: the client's FIN came with them.
    */
-  relay(client: Socket, upstream: Socket, idleMs: number, prefix: Buffer | undefined, clientEnded: boolean): Promise<RelayResult> | undefined {
+  relay(client: Socket, upstream: Socket, idleMs: number, prefix: Buffer | undefined, clientEnded: boolean): { id: number; done: Promise<RelayResult> } | undefined {
     const ch = handleOf(client);
     const uh = handleOf(upstream);
     if (ch === undefined || uh === undefined || (upstream as WithHandle)._readableState?.ended === true) return undefined;
@@ -58,7 +58,7 @@ export class NativeRelay {
     stopReading(uh);
     const { promise: p, resolve } = Promise.withResolvers<RelayResult>();
     const sink = { connected: NOTHING, dialFailed: NOTHING, ended: resolve };
-    const rc = this.#native.relay(sink, ch.fd ?? -1, uh.fd ?? -1, idleMs, toUpstream, ended, toClient, client.bytesRead, client.bytesWritten);
+    const { id, rc } = this.#native.relay(sink, ch.fd ?? -1, uh.fd ?? -1, idleMs, toUpstream, ended, toClient, client.bytesRead, client.bytesWritten);
     if (rc !== 0) {
       // Out of fds or memory: the bytes go back into Node's buffers and the TypeScript relay takes the session.
       if (more !== null) client.unshift(more);
@@ -68,6 +68,6 @@ export class NativeRelay {
     // Node closes its own fds; the addon holds the dups (never resetAndDestroy: it would reach them).
     client.destroy();
     upstream.destroy();
-    return p;
+    return { id, done: p };
   }
 }

@@ -17,14 +17,15 @@ export type EndReason =
   | 'NoHealthyNode'        // no node to try (empty, unresolvable)
   | 'LimitReached'         // sluice.max_connections or a limit plugin
   | 'ProtocolMismatch'     // a plugin's protocol check failed (mqtt-proxy: not the expected CONNECT)
-  | 'Shutdown';            // closed by a graceful stop after shutdown_timeout
+  | 'Shutdown'             // closed by a graceful stop after shutdown_timeout
+  | 'killed';              // ended from the connections API (CONTRACT §7 names it in lower case)
 
 export type Status = 200 | 400 | 403 | 500 | 502 | 503;
 
 export const STATUS = {
   Done: 200, ClientClosed: 200, BadClientData: 400, HandshakeFailed: 400, Forbidden: 403, NoRoute: 500,
   NoUpstream: 500, Internal: 500, ConnectFailed: 502, ConnectTimeout: 502, UpstreamReset: 502, IdleTimeout: 502,
-  NoHealthyNode: 503, LimitReached: 503, ProtocolMismatch: 503, Shutdown: 200,
+  NoHealthyNode: 503, LimitReached: 503, ProtocolMismatch: 503, Shutdown: 200, killed: 403,
 } as const satisfies Record<EndReason, Status>;
 
 export const END_REASONS = Object.keys(STATUS) as readonly EndReason[];

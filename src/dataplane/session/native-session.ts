@@ -73,6 +73,7 @@ class NativeSession implements NativeSink {
       const { id, rc } = this.#deps.native.dial(this, fd, a.node.ip ?? a.node.host, a.node.port, a.timeoutMs, this.#idleMs, header);
       if (rc === 0) {
         this.#id = id;
+        s.nativeId = id;
         this.#node = a.node;
         return;
       }

@@ -10,7 +10,7 @@ import { PluginRun, runPreread } from '../phases/plugins.ts';
 import { TcpPrereadSession } from '../phases/plugin-session.ts';
 import type { PluginEnv } from '../../plugins/plugin.ts';
 import type { WorkerMetrics } from '../state/metrics.ts';
-import { relay } from '../phases/relay.ts';
+import { relay, type RelayResult } from '../phases/relay.ts';
 import { DETACHED, type NativeRelay } from '../native/relay-native.ts';
 import { EarlyBytes } from '../phases/early.ts';
 import { readProxyHeader } from '../phases/proxy-protocol.ts';
@@ -99,8 +99,11 @@ export async function runSession(s: Session, deps: PipelineDeps): Promise<void> 
       s.action = 'proxying';
       const t = s.upstream.conf.timeout;
       const idleMs = Math.max(t.send, t.read) * 1000;
-      let pending = deps.nativeRelay()?.relay(s.client, s.upstreamSocket, idleMs, p.prefix, p.ended);
-      if (pending !== undefined) {
+      const native = deps.nativeRelay()?.relay(s.client, s.upstreamSocket, idleMs, p.prefix, p.ended);
+      let pending: Promise<RelayResult>;
+      if (native !== undefined) {
+        pending = native.done;
+        s.nativeId = native.id;
         deps.stats.nativeRelayed++;
         // an idle native session keeps no Node socket (their fds are the addon's now): memory per session
         s.relayedNatively = true;

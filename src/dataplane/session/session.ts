@@ -52,6 +52,8 @@ export class Session {
   upstreamSocket: Socket | undefined;
   /** The native relay holds the two connections (client and upstreamSocket were let go: see relay-native.ts). */
   relayedNatively: boolean;
+  /** Its relay's id in the addon once the addon dials or relays it (the connections API reads its counts there). */
+  nativeId: number | undefined;
   /** The route's plugin chain in force on this session (undefined: the route has no plugins). */
   plugins: PluginRun | undefined;
   /** What the session is doing now; error logs end with "while <action>". */
@@ -81,6 +83,7 @@ export class Session {
     this.node = undefined;
     this.upstreamSocket = undefined;
     this.relayedNatively = false;
+    this.nativeId = undefined;
     this.plugins = undefined;
     this.action = 'accepting';
     this.endReason = undefined;

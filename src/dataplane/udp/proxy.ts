@@ -40,6 +40,8 @@ export const LISTENER_RCVBUF = 4 << 20;
 const SWEEP_MS = 1000;
 
 export class UdpSession {
+  /** Its number in this worker (the connections API's id). */
+  readonly id: number;
   readonly key: string;
   readonly clientAddr: string;
   readonly clientPort: number;
@@ -66,7 +68,8 @@ export class UdpSession {
   endReason: EndReason | undefined;
   readonly plugins: PluginRun | undefined;
 
-  constructor(key: string, client: Client, route: CompiledRoute, up: CompiledUpstream, node: UpstreamNode, socket: DgramSocket | undefined, now: number, idleMs: number, plugins: PluginRun | undefined) {
+  constructor(id: number, key: string, client: Client, route: CompiledRoute, up: CompiledUpstream, node: UpstreamNode, socket: DgramSocket | undefined, now: number, idleMs: number, plugins: PluginRun | undefined) {
+    this.id = id;
     this.key = key;
     this.plugins = plugins;
     this.clientAddr = client.address;
@@ -120,6 +123,8 @@ export interface UdpDeps {
   readonly onDrop: (why: 'no_route' | 'no_node' | 'queue_full' | 'table_full' | 'send_queue_full') => void;
   /** The addon, when UDP listeners should use it. */
   readonly native: () => Native | undefined;
+  /** A session number unique in this worker. */
+  readonly nextId: () => number;
 }
 
 /** Node's UDP handle behind a dgram socket (internal, stable in practice: native-notes.md) — for its fd. */
@@ -346,7 +351,7 @@ export class UdpListener {
     const idleMs = up.conf.timeoutSet ? Math.min(d.sessionTimeoutMs(), Math.max(t.send, t.read) * 1000) : d.sessionTimeoutMs();
     const nat = c.nativeId !== undefined ? this.#native?.n : undefined;
     const sock = nat === undefined ? createSocket(isIP(node.ip) === 6 ? 'udp6' : 'udp4') : undefined;
-    const s = new UdpSession(c.key, c, route, up, node, sock, now, idleMs, run);
+    const s = new UdpSession(this.#deps.nextId(), c.key, c, route, up, node, sock, now, idleMs, run);
     s.serverAddr = c.serverAddr;
     s.serverPort = c.serverPort;
     if (nat !== undefined && c.nativeId !== undefined) {
@@ -387,6 +392,19 @@ export class UdpListener {
       for (const m of q) this.#sendUp(s, m);
     });
     return s;
+  }
+
+  /** The open sessions, with their byte counts as of now (a native one's from the addon). */
+  *live(): Generator<{ readonly s: UdpSession; readonly from: number; readonly to: number }> {
+    for (const s of this.#sessions.values()) {
+      const b = s.nativeId !== undefined ? this.#native?.n.udpBytes(s.nativeId) : undefined;
+      yield { s, from: b?.from ?? s.bytesFromClient, to: b?.to ?? s.bytesToClient };
+    }
+  }
+
+  /** Ends an open session now (the connections API): end reason killed. */
+  kill(s: UdpSession): void {
+    this.#end(s, 'killed');
   }
 
   /** Ends a session from here; a native one in the addon too, which answers with its byte counts. */

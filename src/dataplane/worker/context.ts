@@ -3,7 +3,7 @@
 // holds lives in one WorkerContext (no module-level state), built from the primary's WorkerInit.
 import type { Socket } from 'node:net';
 import type { ListenerSpec } from '../../model/config.ts';
-import type { ExplainQuery, SnapshotDelta, ToPrimary, ToWorker, WorkerInit, WorkerMetricsSnapshot, WorkerStatsSnapshot } from '../../model/messages.ts';
+import type { ConnectionFilter, ConnectionInfo, ExplainQuery, SnapshotDelta, ToPrimary, ToWorker, WorkerInit, WorkerMetricsSnapshot, WorkerStatsSnapshot } from '../../model/messages.ts';
 import type { SnapshotData } from '../../model/snapshot.ts';
 import type { Logger } from '../../observe/log.ts';
 import { parseIp } from '../../lib/ip.ts';
@@ -26,6 +26,7 @@ import { NativeLoader } from './native-loader.ts';
 import { OutcomeBatcher } from './outcomes.ts';
 import { SessionEnds } from './session-end.ts';
 import { ListenerManager } from './listeners.ts';
+import { Inventory } from './inventory.ts';
 
 /** What the primary sends a worker at its start: `snapshot` (undefined at the gateway's first start), `nodeShare` (WorkerNodeTable). */
 export type WorkerStart = WorkerInit & { readonly snapshot: SnapshotData | undefined; readonly nodeShare: SharedArrayBuffer };
@@ -47,6 +48,7 @@ export class WorkerContext {
   readonly #native: NativeLoader;
   readonly #ends: SessionEnds;
   readonly #listeners: ListenerManager;
+  readonly #inventory: Inventory;
   readonly #sessions = new Set<Session>();
   readonly #pipeline: PipelineDeps;
   #nativeDeps: NativeSessionDeps | undefined;
@@ -84,12 +86,15 @@ export class WorkerContext {
       onEnd: (rec, run, listener) => this.#ends.udp(rec, run, listener),
       onDrop: (why) => { this.#stats.udpDrops[why]++; },
       native: () => this.#native.native(),
+      nextId: () => this.#nextId++,
     };
     this.#listeners = new ListenerManager({
       log, native: this.#native, udp, portOverrides: init.portOverrides, proxyProtocol: init.proxyProtocol,
       accept: (info, sock) => this.#accept(info, sock),
       acceptNative: (n, info, fd, ra, rp, la, lp) => this.#acceptNative(n, info, fd, ra, rp, la, lp),
     });
+    const listeners = this.#listeners;
+    this.#inventory = new Inventory({ workerId: init.workerId, tcp: this.#sessions, udp: () => listeners.udpListeners, native: this.#native, now });
   }
 
   /** The config first, then the listeners: a connection is never accepted before the worker has the config in force. */
@@ -130,6 +135,16 @@ export class WorkerContext {
       remote: parseIp(q.remote_addr), server: parseIp(q.server_addr), serverPort: q.server_port,
       sni: q.sni, sniMode: q.sni === undefined ? 'none' : q.protocol === 'tls_passthrough' ? 'peek' : 'tls',
     });
+  }
+
+  /** The connections API: the live sessions matching `f` (how many, and the first `limit`). */
+  connections(f: ConnectionFilter, limit: number): { total: number; list: ConnectionInfo[] } {
+    return this.#inventory.list(f, limit);
+  }
+
+  /** The connections API: ends the sessions matching `f` now; how many. */
+  killConnections(f: ConnectionFilter): number {
+    return this.#inventory.kill(f);
   }
 
   /** SIGHUP's settings: they apply to new sessions (and a changed access log is reopened). */
