@@ -171,7 +171,10 @@ export type ToPrimary =
   | { readonly type: 'explained'; readonly requestId: number; readonly result: ExplainAnswer }
   | { readonly type: 'stats'; readonly requestId: number; readonly stats: WorkerStatsSnapshot }
   | { readonly type: 'metrics'; readonly requestId: number; readonly metrics: WorkerMetricsSnapshot }
-  | { readonly type: 'connections'; readonly requestId: number; readonly total: number; readonly list: readonly ConnectionInfo[] }
+  /** The listed sessions' ConnectionInfo JSON texts, oldest first, joined by commas in `text` (one string crosses the
+   * thread boundary as one copy; 10,000 objects or strings cost a clone each): entry i ends at ends[i] and started at
+   * started[i]. */
+  | { readonly type: 'connections'; readonly requestId: number; readonly total: number; readonly text: string; readonly ends: readonly number[]; readonly started: readonly number[] }
   | { readonly type: 'killed'; readonly requestId: number; readonly count: number }
   | { readonly type: 'drained' }
   /** Connect outcomes since the last batch, as flat pairs [slot, OUTCOME_CODE, slot, code, ...] (passive health). */

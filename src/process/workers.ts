@@ -344,17 +344,39 @@ export class WorkerPool {
     return res.flatMap((m) => (m?.type === 'stats' ? [m.stats] : []));
   }
 
-  /** Every live worker's sessions matching `filter` (up to `limit` from each), and how many match in all. */
-  async connections(filter: ConnectionFilter, limit: number): Promise<{ total: number; list: ConnectionInfo[] }> {
+  /**
+   * Every live worker's sessions matching `filter`: how many in all, and the oldest `limit` of them as JSON texts
+   * joined by commas, `count` of them (each worker sends its own oldest first; they are merged here by started_at).
+   */
+  async connections(filter: ConnectionFilter, limit: number): Promise<{ total: number; text: string; count: number }> {
     const res = await Promise.all(this.#slots.filter((s) => s.alive).map((s) => this.#ask((requestId) => ({ type: 'connections', requestId, filter, limit }), s)));
     let total = 0;
-    const list: ConnectionInfo[] = [];
+    const lists: { text: string; ends: readonly number[]; started: readonly number[]; at: number }[] = [];
     for (const m of res) {
       if (m?.type !== 'connections') continue;
       total += m.total;
-      list.push(...m.list);
+      lists.push({ text: m.text, ends: m.ends, started: m.started, at: 0 });
     }
-    return { total, list };
+    if (lists.length === 1 && (lists[0]?.ends.length ?? 0) <= limit) {
+      const only = lists[0] as (typeof lists)[number];
+      return { total, text: only.text, count: only.ends.length };
+    }
+    const parts: string[] = [];
+    while (parts.length < limit) {
+      let best: (typeof lists)[number] | undefined;
+      for (const l of lists) if (l.at < l.ends.length && (best === undefined || (l.started[l.at] ?? 0) < (best.started[best.at] ?? 0))) best = l;
+      if (best === undefined) break;
+      const from = best.at === 0 ? 0 : (best.ends[best.at - 1] ?? 0) + 1;
+      parts.push(best.text.slice(from, best.ends[best.at]));
+      best.at++;
+    }
+    return { total, text: parts.join(','), count: parts.length };
+  }
+
+  /** connections() as objects, for the gateway's own pages (overview). */
+  async connectionList(filter: ConnectionFilter, limit: number): Promise<{ total: number; list: ConnectionInfo[] }> {
+    const { total, text } = await this.connections(filter, limit);
+    return { total, list: JSON.parse(`[${text}]`) as ConnectionInfo[] };
   }
 
   /** Ends the sessions matching `filter` on every live worker (one worker when the id names it): how many ended. */

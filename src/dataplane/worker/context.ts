@@ -3,7 +3,7 @@
 // holds lives in one WorkerContext (no module-level state), built from the primary's WorkerInit.
 import type { Socket } from 'node:net';
 import type { ListenerSpec } from '../../model/config.ts';
-import type { ConnectionFilter, ConnectionInfo, ExplainQuery, SnapshotDelta, ToPrimary, ToWorker, WorkerInit, WorkerMetricsSnapshot, WorkerStatsSnapshot } from '../../model/messages.ts';
+import type { ConnectionFilter, ExplainQuery, SnapshotDelta, ToPrimary, ToWorker, WorkerInit, WorkerMetricsSnapshot, WorkerStatsSnapshot } from '../../model/messages.ts';
 import type { SnapshotData } from '../../model/snapshot.ts';
 import type { Logger } from '../../observe/log.ts';
 import { parseIp } from '../../lib/ip.ts';
@@ -138,8 +138,16 @@ export class WorkerContext {
   }
 
   /** The connections API: the live sessions matching `f` (how many, and the first `limit`). */
-  connections(f: ConnectionFilter, limit: number): { total: number; list: ConnectionInfo[] } {
-    return this.#inventory.list(f, limit);
+  connections(f: ConnectionFilter, limit: number): { total: number; text: string; ends: number[]; started: number[] } {
+    const { total, entries, started } = this.#inventory.list(f, limit);
+    const ends: number[] = [];
+    let at = 0;
+    for (const e of entries) {
+      at += e.length;
+      ends.push(at);
+      at++; // the comma
+    }
+    return { total, text: entries.join(','), ends, started };
   }
 
   /** The connections API: ends the sessions matching `f` now; how many. */

@@ -31,6 +31,19 @@ function matcher(f: ConnectionFilter, workerId: number, start: string): (id: num
 
 const nodeAddr = (n: UpstreamNode): string => hostPort(n.ip ?? n.host, n.port);
 
+/** A ConnectionInfo's text up to started_at (key order as ConnectionInfo's); strings through JSON.stringify. */
+function entryHead(id: string, protocol: 'tcp' | 'udp', listener: string, remote: string, remotePort: number, server: string, serverPort: number,
+  sni: string | undefined, route: string | undefined, node: UpstreamNode | undefined, started: number): string {
+  const str = (v: string | undefined): string => (v === undefined ? 'null' : JSON.stringify(v));
+  return `{"id":${str(id)},"protocol":"${protocol}","listener":${str(listener)},"remote_addr":${str(remote)},"remote_port":${remotePort},`
+    + `"server_addr":${str(server)},"server_port":${serverPort},"sni":${str(sni)},"route_id":${str(route)},`
+    + `"node":${str(node !== undefined ? nodeAddr(node) : undefined)},"started_at":${started}`;
+}
+
+function entryTail(head: string, from: number, to: number, state: ConnectionInfo['state']): string {
+  return `${head},"bytes_from_client":${from},"bytes_to_client":${to},"state":"${state}"}`;
+}
+
 function tcpState(s: Session): ConnectionInfo['state'] {
   if (s.action === 'proxying') return 'relaying';
   return s.upstream !== undefined ? 'connecting' : 'handshake';
@@ -44,47 +57,69 @@ export class Inventory {
     this.#src = src;
   }
 
-  /** How many sessions match, and the first `limit` of them (oldest first). */
-  list(f: ConnectionFilter, limit: number): { total: number; list: ConnectionInfo[] } {
+  /**
+   * How many sessions match, and the oldest `limit` of them as ConnectionInfo JSON texts, with their started_at.
+   * Texts, because they cross to the primary as one copy each and are joined there, not parsed and encoded again. The
+   * part of a relaying session's text that can no longer change (all but its byte counts and state) is kept from one
+   * question to the next, so a list of 10,000 costs a concatenation per session.
+   */
+  list(f: ConnectionFilter, limit: number): { total: number; entries: string[]; started: number[] } {
     const { workerId, now } = this.#src;
     const match = matcher(f, workerId, this.#start);
     const wallOffset = Date.now() - now();
-    const list: ConnectionInfo[] = [];
+    /** Sources (TCP, then each UDP listener), each oldest first: [started_at, text] pairs, at most `limit` each. */
+    const sources: [number, string][][] = [];
     let total = 0;
     if (f.protocol !== 'udp') {
+      const out: [number, string][] = [];
       const counts = this.#src.native.loaded?.counts();
       for (const s of this.#src.tcp) {
         // one being ended (its sockets closed, its end not yet run) is not live any more
         if (s.endReason !== undefined || !match(s.id, 'tcp', s.remoteAddr, s.route?.id, s.node)) continue;
-        if (total++ >= limit) continue;
+        total++;
+        if (out.length >= limit) continue;
+        const state = tcpState(s);
+        let head = this.#heads.get(s);
+        if (head === undefined) {
+          const started = Math.round(s.startedAt + wallOffset);
+          head = {
+            started,
+            text: entryHead(connectionId(workerId, this.#start, s.id, 'tcp'), 'tcp', s.listener.addr, s.remoteAddr, s.remotePort, s.serverAddr, s.serverPort, s.sni, s.route?.id, s.node, started),
+          };
+          // fixed from the relay on (the node is chosen): kept; before that a session's route and node still change
+          if (state === 'relaying') this.#heads.set(s, head);
+        }
         const nat = s.nativeId !== undefined ? counts?.get(s.nativeId) : undefined;
         const sock = s.relayedNatively ? undefined : s.client;
-        list.push({
-          id: connectionId(workerId, this.#start, s.id, 'tcp'), protocol: 'tcp', listener: s.listener.addr,
-          remote_addr: s.remoteAddr, remote_port: s.remotePort, server_addr: s.serverAddr, server_port: s.serverPort,
-          sni: s.sni ?? null, route_id: s.route?.id ?? null, node: s.node !== undefined ? nodeAddr(s.node) : null,
-          started_at: Math.round(s.startedAt + wallOffset),
-          bytes_from_client: nat?.from ?? sock?.bytesRead ?? s.bytesFromClient, bytes_to_client: nat?.to ?? sock?.bytesWritten ?? s.bytesToClient,
-          state: tcpState(s),
-        });
+        out.push([head.started, entryTail(head.text, nat?.from ?? sock?.bytesRead ?? s.bytesFromClient, nat?.to ?? sock?.bytesWritten ?? s.bytesToClient, state)]);
       }
+      sources.push(out);
     }
     if (f.protocol !== 'tcp') {
       for (const l of this.#src.udp()) {
+        const out: [number, string][] = [];
         for (const { s, from, to } of l.live()) {
           if (!match(s.id, 'udp', s.clientAddr, s.route.id, s.node)) continue;
-          if (total++ >= limit) continue;
-          list.push({
-            id: connectionId(workerId, this.#start, s.id, 'udp'), protocol: 'udp', listener: l.addr,
-            remote_addr: s.clientAddr, remote_port: s.clientPort, server_addr: s.serverAddr, server_port: s.serverPort,
-            sni: null, route_id: s.route.id, node: nodeAddr(s.node), started_at: Math.round(s.startedAt + wallOffset),
-            bytes_from_client: from, bytes_to_client: to, state: 'relaying',
-          });
+          total++;
+          if (out.length >= limit) continue;
+          let head = this.#heads.get(s);
+          if (head === undefined) {
+            const started = Math.round(s.startedAt + wallOffset);
+            head = { started, text: entryHead(connectionId(workerId, this.#start, s.id, 'udp'), 'udp', l.addr, s.clientAddr, s.clientPort, s.serverAddr, s.serverPort, undefined, s.route.id, s.node, started) };
+            this.#heads.set(s, head);
+          }
+          out.push([head.started, entryTail(head.text, from, to, 'relaying')]);
         }
+        sources.push(out);
       }
     }
-    return { total, list };
+    const all = sources.length === 1 ? (sources[0] as [number, string][]) : sources.flat().sort((a, b) => a[0] - b[0]);
+    const kept = all.length > limit ? all.slice(0, limit) : all;
+    return { total, entries: kept.map((e) => e[1]), started: kept.map((e) => e[0]) };
   }
+
+  /** The fixed part of a listed session's text, by session (gone with the session). */
+  readonly #heads = new WeakMap<object, { readonly started: number; readonly text: string }>();
 
   /** Ends every session matching `f` now, as `killed`: how many. */
   kill(f: ConnectionFilter): number {
