@@ -22,6 +22,16 @@ export default tseslint.config(
     },
   },
   {
+    // the status page's script (process/ui-route.ts serves it) runs in the browser, in no tsconfig: linted untyped
+    files: ['src/ui/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'script',
+      globals: Object.fromEntries(['document', 'sessionStorage', 'fetch', 'setTimeout', 'clearTimeout', 'URLSearchParams', 'FormData'].map((g) => [g, 'readonly'])),
+    },
+  },
+  {
     files: ['src/dataplane/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/controlplane/**'], message: 'the data plane never imports the control plane' }] }] },
   },

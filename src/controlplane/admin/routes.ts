@@ -1,5 +1,6 @@
 // The Admin API path table: /apisix/admin/<resource>[/<id>[/<sub path>]], plugins (plugins-info.ts), schema/validate,
 // and Sluice's own /sluice/v1/*. Order of checks as APISIX's run(): stream mode, resource, method, body, ttl.
+import type { AdminKey } from '../../model/config.ts';
 import type { AdminContext } from './context.ts';
 import { adminError } from './errors.ts';
 import { pluginsAnswer } from './plugins-info.ts';
@@ -17,6 +18,8 @@ export interface AdminRequest {
   readonly url: URL;
   /** Reads and parses the body; throws AdminError for an oversized or malformed one. */
   readBody(): Promise<ParsedBody>;
+  /** The role of the request's key ('admin' when no key is required); undefined on a public route. */
+  readonly role?: AdminKey['role'];
 }
 
 export interface ExtraRoute {

@@ -67,10 +67,10 @@ function cookie(req: IncomingMessage, name: string): string | undefined {
 
 /**
  * APISIX's token check: ?api_key=, then X-API-KEY, then the x_api_key cookie (only the first present one counts);
- * viewers may only GET. A present but empty key is a wrong key, as in Lua, where "" is true.
+ * viewers may only GET. A present but empty key is a wrong key, as in Lua, where "" is true. Passed: the key's role.
  */
-function checkToken(req: IncomingMessage, url: URL, opts: AdminServerOptions, auth: AdminAuth): AdminError | undefined {
-  if (!opts.keyRequired) return undefined;
+function checkToken(req: IncomingMessage, url: URL, opts: AdminServerOptions, auth: AdminAuth): AdminError | AdminKey['role'] {
+  if (!opts.keyRequired) return 'admin';
   const header = req.headers['x-api-key'];
   const token = url.searchParams.get('api_key') ?? (Array.isArray(header) ? header[0] : header) ?? cookie(req, 'x_api_key');
   if (token === undefined) return adminError('TOKEN_MISSING');
@@ -78,7 +78,7 @@ function checkToken(req: IncomingMessage, url: URL, opts: AdminServerOptions, au
   if (key === undefined) return adminError('TOKEN_WRONG');
   auth.succeeded(req.socket.remoteAddress ?? '');
   if (key.role === 'viewer' && req.method !== 'GET' && req.method !== 'HEAD') return adminError('TOKEN_VIEWER');
-  return undefined;
+  return key.role;
 }
 
 /** Reads the body up to MAX_BODY; resolves undefined for an empty body. */
@@ -194,10 +194,10 @@ export async function startAdminServer(ctx: AdminContext, routes: AdminRoutes, i
       send(res, 200, undefined);
       return;
     }
-    const denied = extraRoute(routes.extra, req.method ?? 'GET', url.pathname)?.public === true ? undefined : checkToken(req, url, opts, auth);
-    if (denied !== undefined) {
+    const role = extraRoute(routes.extra, req.method ?? 'GET', url.pathname)?.public === true ? undefined : checkToken(req, url, opts, auth);
+    if (role instanceof AdminError) {
       req.resume();
-      refuse(req, res, denied);
+      refuse(req, res, role);
       return;
     }
     const parseBody = async (): Promise<ParsedBody> => {
@@ -219,7 +219,7 @@ export async function startAdminServer(ctx: AdminContext, routes: AdminRoutes, i
       if (hasNonFinite(body)) throw adminError('BODY_NON_FINITE');
       return { body, hasBody: true };
     };
-    const areq: AdminRequest = { method: req.method ?? 'GET', url, readBody: parseBody };
+    const areq: AdminRequest = { method: req.method ?? 'GET', url, readBody: parseBody, role };
     try {
       const out = await dispatch(ctx, routes, areq);
       send(res, out.status, req.method === 'HEAD' ? undefined : out.body, out.contentType);
