@@ -117,7 +117,6 @@ console.log(`GET /sluice/v1/connections?limit=10000: ${listed.whole.length} answ
 console.log(`proxied 1-byte echo: before ${fmt(before)}; during the list loop ${fmt(during)}`);
 for (const s of tcp) s.destroy();
 for (const s of udp) s.close();
-process.stderr.write(child.stderr().split("\n").filter((l) => l.startsWith("TIMING")).slice(0, 15).join("\n") + "\n");
 child.kill("SIGTERM");
 await child.exited;
 echo.kill('SIGTERM');
