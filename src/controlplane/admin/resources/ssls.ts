@@ -5,7 +5,7 @@ import { check } from '../../../lib/jsonschema.ts';
 import { sslNotForStreams } from '../../schema/l4-only.ts';
 import type { Keyring } from '../../../lib/keyring.ts';
 import { sslSchema } from '../../schema/apisix.ts';
-import type { JsonObject } from '../../store/store.ts';
+import { isJsonObject, type JsonObject } from '../../store/store.ts';
 import { adminError } from '../errors.ts';
 import type { ResourceDef } from '../resource.ts';
 
@@ -98,19 +98,40 @@ export function sslsResource(keyring: Keyring): ResourceDef {
   };
 }
 
-/** For resources that carry an upstream (upstreams, services, stream routes): encrypt and hide `tls.client_key`. */
+/** An upstream object with its `tls.client_key` mapped (dropped when `f` answers undefined); others as they are. */
+function mapClientKey(up: unknown, f: (k: string) => string | undefined): unknown {
+  if (up === null || typeof up !== 'object' || Array.isArray(up)) return up;
+  const tls = (up as JsonObject).tls;
+  if (tls === null || typeof tls !== 'object' || Array.isArray(tls) || typeof (tls).client_key !== 'string') return up;
+  const newKey = f((tls).client_key);
+  const newTls: JsonObject = { ...(tls) };
+  if (newKey === undefined) delete newTls.client_key;
+  else newTls.client_key = newKey;
+  return { ...(up as JsonObject), tls: newTls };
+}
+
+/** traffic-split's inline upstreams (plugins.traffic-split.rules[].weighted_upstreams[].upstream), each mapped. */
+function mapSplitUpstreams(plugins: unknown, f: (up: unknown) => unknown): unknown {
+  if (!isJsonObject(plugins) || !isJsonObject(plugins['traffic-split']) || !Array.isArray(plugins['traffic-split'].rules)) return plugins;
+  const split = plugins['traffic-split'];
+  const rules = (split.rules as unknown[]).map((r) => {
+    if (!isJsonObject(r) || !Array.isArray(r.weighted_upstreams)) return r;
+    return { ...r, weighted_upstreams: r.weighted_upstreams.map((w) => (isJsonObject(w) && w.upstream !== undefined ? { ...w, upstream: f(w.upstream) } : w)) };
+  });
+  return { ...plugins, 'traffic-split': { ...split, rules } };
+}
+
+/**
+ * For resources that carry upstreams (upstreams; services and stream routes: their `upstream` and traffic-split's
+ * inline ones): encrypt `tls.client_key` at rest and never return it.
+ */
 export function upstreamKeyHooks(keyring: Keyring, nested: boolean): Pick<ResourceDef, 'beforeStore' | 'present'> {
   const map = (conf: JsonObject, f: (k: string) => string | undefined): JsonObject => {
-    const up = nested ? conf.upstream : conf;
-    if (up === null || typeof up !== 'object' || Array.isArray(up)) return conf;
-    const tls = (up).tls;
-    if (tls === null || typeof tls !== 'object' || Array.isArray(tls) || typeof (tls).client_key !== 'string') return conf;
-    const newKey = f((tls).client_key);
-    const newTls: JsonObject = { ...(tls) };
-    if (newKey === undefined) delete newTls.client_key;
-    else newTls.client_key = newKey;
-    const newUp: JsonObject = { ...(up), tls: newTls };
-    return nested ? { ...conf, upstream: newUp } : newUp;
+    if (!nested) return mapClientKey(conf, f) as JsonObject;
+    const out: JsonObject = { ...conf };
+    if (conf.upstream !== undefined) out.upstream = mapClientKey(conf.upstream, f) as JsonObject;
+    if (conf.plugins !== undefined) out.plugins = mapSplitUpstreams(conf.plugins, (up) => mapClientKey(up, f)) as JsonObject;
+    return out;
   };
   return {
     beforeStore: (conf) => map(conf, (k) => storedKey(keyring, k)),
