@@ -1,7 +1,7 @@
 // The ssls resource (issue 6, CONTRACT §3): APISIX's envelopes; sni or snis required for server certificates;
 // certificates and keys must parse and pair up; client_cert_id must name a `type: client` SSL; private keys
 // (ssls key/keys, upstream tls.client_key) are never returned and never on disk in plain text.
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { stringify } from 'yaml';
@@ -11,6 +11,7 @@ import { startGateway } from '../../src/process/gateway.ts';
 import { adminRequest, baseConfig, makePrefix, startTestGateway, type AdminReply, type TestGateway } from '../fixtures/gateway.ts';
 import { item, listOf, type Obj } from '../fixtures/admin-helpers.ts';
 import { sslBody, testCerts, tlsAsk, type Pem } from '../fixtures/certs.ts';
+import { rawFiles } from '../fixtures/data-dir.ts';
 import { scriptedUpstream } from '../fixtures/upstream-helpers.ts';
 
 const certs = testCerts();
@@ -26,16 +27,6 @@ function corrupt(pemText: string): string {
 /** The base64 body of a PEM key: a leak check that does not depend on the `PRIVATE KEY` armor. */
 function keyBody(pem: Pem): string {
   return pem.key.split('\n').filter((l) => l !== '' && !l.startsWith('-----')).join('');
-}
-
-/** Every byte under dir, recursively (the embedded store's database and its journal files). */
-function rawFiles(dir: string): string {
-  let out = '';
-  for (const f of readdirSync(dir)) {
-    const p = path.join(dir, f);
-    out += statSync(p).isDirectory() ? rawFiles(p) : readFileSync(p).toString('latin1');
-  }
-  return out;
 }
 
 test('ssls: PUT creates (201) then replaces (200), GET one and list, POST makes a 20-digit id, DELETE, then 404', async (t: TestContext) => {

@@ -1,20 +1,11 @@
 // Regression (issue 15, found by the OpenAPI answer checks): a traffic-split inline upstream's tls.client_key was
 // returned in full by the Admin API (PUT and GET answers) and stored in plain text, because only a resource's own
 // `upstream` had its key encrypted and hidden. Now every upstream a stream route or service carries is treated alike.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { testCerts } from '../fixtures/certs.ts';
+import { rawFiles } from '../fixtures/data-dir.ts';
 import { startTestGateway } from '../fixtures/gateway.ts';
-
-function rawFiles(dir: string): string {
-  let out = '';
-  for (const f of readdirSync(dir)) {
-    const p = path.join(dir, f);
-    out += statSync(p).isDirectory() ? rawFiles(p) : readFileSync(p).toString('latin1');
-  }
-  return out;
-}
 
 test('a traffic-split inline upstream\'s client_key is never returned and not on disk in plain text', async (t: TestContext) => {
   const certs = testCerts();
