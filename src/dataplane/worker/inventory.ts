@@ -1,7 +1,7 @@
 // The connections API's view of one worker (CONTRACT §7): its live TCP and UDP sessions, listed with their byte counts
-// as of the question, filtered here (so the answer carries only what was asked for), and ended on demand. Nothing is
-// kept per session for it: the list is read from the sessions the worker holds anyway, and the addon's counts are
-// read in one call per question.
+// as of the question, filtered here (so the answer carries only what was asked for), and ended on demand. The data
+// path keeps nothing for it: the list is read from the sessions the worker holds anyway, the addon's counts in one
+// call per question; only a session once listed keeps the fixed part of its text (a WeakMap, gone with the session).
 import { hostPort } from '../../lib/addr.ts';
 import { CidrSet } from '../../lib/cidr.ts';
 import { connectionId, type ConnectionFilter, type ConnectionInfo } from '../../model/messages.ts';
