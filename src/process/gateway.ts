@@ -19,6 +19,7 @@ import { ALL_PLUGINS } from '../plugins/index.ts';
 import { PluginRegistry } from '../plugins/plugin.ts';
 import { explainRoute } from './explain.ts';
 import { connectionsRoutes } from './connections.ts';
+import { historyRoute } from './history.ts';
 import { statusRoute } from './status.ts';
 import { openApiRoute } from './openapi-route.ts';
 import { overviewRoute } from './overview.ts';
@@ -179,7 +180,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
           now,
         },
         { host: a.admin_listen.ip, port: a.admin_listen.port, keys: a.admin_key, keyRequired: a.admin_key_required, allow: a.allow_admin, cors: a.enable_admin_cors === true },
-        [explainRoute(pool), statusRoute(pool, builder), openApiRoute(), ...connectionsRoutes(pool), overviewRoute({ pool, builder, health, nodes: nodeBuffers, listeners: () => (current.streamEnabled ? current.listeners : []) }), uiRoute(log), ...(promOn && !prom.enable_export_server ? [metricsRoute(prom.export_uri, prom.metric_prefix, collect)] : [])],
+        [explainRoute(pool), statusRoute(pool, builder), openApiRoute(), ...connectionsRoutes(pool), historyRoute(store, prefix, keyring), overviewRoute({ pool, builder, health, nodes: nodeBuffers, listeners: () => (current.streamEnabled ? current.listeners : []) }), uiRoute(log), ...(promOn && !prom.enable_export_server ? [metricsRoute(prom.export_uri, prom.metric_prefix, collect)] : [])],
       );
       log.info({ addr: `${a.admin_listen.ip}:${admin.port}` }, 'admin api listening');
     }

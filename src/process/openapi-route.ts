@@ -8,6 +8,8 @@ import { openApiDocument } from '../controlplane/admin/openapi.ts';
 import { api, json, ref, type DocPart, type Json } from '../controlplane/admin/openapi-parts.ts';
 import type { ConnectionInfo, ExplainAnswer, ExplainQuery } from '../model/messages.ts';
 import { DEFAULT_LIMIT, MAX_LIMIT } from './connections.ts';
+import { DEFAULT_LIMIT as HISTORY_DEFAULT, MAX_LIMIT as HISTORY_MAX } from './history.ts';
+import type { HistoryEntry } from '../controlplane/store/store.ts';
 
 export const OPENAPI_PATH = '/sluice/v1/openapi.json';
 
@@ -50,6 +52,14 @@ const EXPLAIN_ANSWER: Record<keyof ExplainAnswer, Json> = {
   candidates: { type: 'array', items: object({ route_id: { type: 'string' }, matched: { type: 'boolean' }, why: { type: 'string' } }) },
 };
 
+const HISTORY_ENTRY: Record<keyof HistoryEntry, Json> = {
+  revision: count,
+  key: { type: 'string', description: '/apisix/<resource>/<id>' },
+  action: { type: 'string', enum: ['put', 'delete'] },
+  time: { type: 'integer', description: 'Unix ms' },
+  value: { type: ['object', 'null'], description: 'as the Admin API shows it (no private key); null for a delete' },
+};
+
 function filters(): Json[] {
   const q = (name: string, description: string, schema: Json = { type: 'string', minLength: 1 }): Json => ({ name, in: 'query', required: false, description, schema });
   return [
@@ -79,6 +89,7 @@ export function sluiceDoc(): DocPart {
     ExplainAnswer: object(EXPLAIN_ANSWER),
     Connection: object(CONNECTION),
     ConnectionList: object({ total: count, list: { type: 'array', items: ref('Connection') } }),
+    HistoryList: object({ list: { type: 'array', items: object(HISTORY_ENTRY) } }),
     Overview: object({
       config_version: count,
       role: { type: 'string', enum: ['admin', 'viewer'], description: 'the role of the key that asked' },
@@ -138,6 +149,16 @@ export function sluiceDoc(): DocPart {
         summary: 'end one session at once (end reason killed, status 403)', tags,
         parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
         ok: { 200: { description: 'ended', content: json(object({ deleted: { type: 'string' } })) } }, errors: [404],
+      }),
+    },
+    '/sluice/v1/history': {
+      get: api({
+        summary: 'the kept revisions of one resource, or of every resource, newest first (the embedded store)', tags,
+        parameters: [
+          { name: 'key', in: 'query', required: false, description: '/apisix/<resource>/<id>', schema: { type: 'string' } },
+          { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: HISTORY_MAX, default: HISTORY_DEFAULT } },
+        ],
+        ok: { 200: { description: 'revisions', content: json(ref('HistoryList')) } }, errors: [400],
       }),
     },
     [OPENAPI_PATH]: {

@@ -73,7 +73,7 @@ test('every catalog error builds its body from the template', (t: TestContext) =
   t.plan(codes.length);
   for (const code of codes) {
     const def = catalog[code] as Def;
-    const e = adminError(code, { id: '1', kind: 'stream route', name: 'x', reason: 'r', prop: 'create_time', res: 'foo', method: 'PATCH', size: 1, field: 'remote_addr', addr: 'a', port: 0, node: 'n', conf: '1', path: 'p', subsystem: 'dns' });
+    const e = adminError(code, { id: '1', kind: 'stream route', name: 'x', reason: 'r', prop: 'create_time', res: 'foo', method: 'PATCH', size: 1, field: 'remote_addr', addr: 'a', port: 0, node: 'n', conf: '1', path: 'p', subsystem: 'dns', store: 'yaml' });
     t.assert.deepStrictEqual(
       { status: e.status, body: e.body, unfilled: /\{\w+\}/.test(JSON.stringify(e.body)) },
       { status: def.status, body: { [def.field ?? 'error_msg']: e.body[def.field ?? 'error_msg'], ...def.extra }, unfilled: false },

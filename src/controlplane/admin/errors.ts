@@ -83,6 +83,8 @@ export const ERRORS = {
   INVALID_EXPLAIN: { status: 400, msg: 'invalid explain request: {reason}' },
   INVALID_CONNECTIONS_QUERY: { status: 400, msg: 'invalid connections request: {reason}' },
   CONNECTION_NOT_FOUND: { status: 404, msg: 'connection not found' },
+  INVALID_HISTORY_QUERY: { status: 400, msg: 'invalid history request: {reason}' },
+  HISTORY_UNAVAILABLE: { status: 400, msg: 'the {store} store keeps no history here (only the embedded store does, so far)' },
   // a bug: logged with its stack, never shown to the client
   INTERNAL: { status: 500, msg: 'internal error' },
 } as const satisfies Record<string, ErrorDef>;

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import {
   type ConfigStore, type JsonObject, type ListResult, type PutOptions, type PutResult, type StoreItem,
-  type DeleteResult, type WatchEvent, type WatchHandlers, type Watcher, StoreConflictError, StoreUnavailableError, formatId,
+  type DeleteResult, type HistoryEntry, type WatchEvent, type WatchHandlers, type Watcher, StoreConflictError, StoreUnavailableError, formatId,
 } from './store.ts';
 
 const HISTORY_KEEP = 10_000;
@@ -68,7 +68,7 @@ export class EmbeddedStore implements ConfigStore {
   #closed = false;
   readonly #q: {
     get: StatementSync; list: StatementSync; upsert: StatementSync; del: StatementSync; hist: StatementSync;
-    histFrom: StatementSync; meta: StatementSync; setMeta: StatementSync; expired: StatementSync;
+    histFrom: StatementSync; histKey: StatementSync; histAll: StatementSync; meta: StatementSync; setMeta: StatementSync; expired: StatementSync;
   };
 
   constructor(opts: EmbeddedStoreOptions) {
@@ -101,12 +101,23 @@ export class EmbeddedStore implements ConfigStore {
       del: this.#db.prepare('DELETE FROM kv WHERE key = ?'),
       hist: this.#db.prepare('INSERT INTO history (rev, key, op, value, create_rev, at) VALUES (?, ?, ?, ?, ?, ?)'),
       histFrom: this.#db.prepare('SELECT rev, key, op, value, create_rev FROM history WHERE rev > ? ORDER BY rev'),
+      histKey: this.#db.prepare('SELECT rev, key, op, value, at FROM history WHERE key = ? ORDER BY rev DESC LIMIT ?'),
+      histAll: this.#db.prepare('SELECT rev, key, op, value, at FROM history WHERE key >= ? AND key < ? ORDER BY rev DESC LIMIT ?'),
       meta: this.#db.prepare('SELECT value FROM meta WHERE name = ?'),
       setMeta: this.#db.prepare('UPDATE meta SET value = ? WHERE name = ?'),
       expired: this.#db.prepare('SELECT key FROM kv WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT 1000'),
     };
     this.#sweep = setInterval(() => this.#sweepExpired(), TTL_SWEEP_MS);
     this.#sweep.unref();
+  }
+
+  history(prefix: string, key: string | undefined, limit: number): Promise<HistoryEntry[]> {
+    const rows = (key !== undefined ? this.#q.histKey.all(key, limit) : this.#q.histAll.all(`${prefix}/`, `${prefix}0`, limit)) as unknown as
+      { rev: number; key: string; op: string; value: string | null; at: number }[];
+    return Promise.resolve(rows.map((r) => ({
+      revision: r.rev, key: r.key, action: r.op === 'delete' ? 'delete' : 'put', time: r.at,
+      value: r.op === 'delete' || r.value === null ? null : JSON.parse(r.value) as JsonObject,
+    })));
   }
 
   #meta(name: string): number {

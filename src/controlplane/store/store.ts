@@ -72,8 +72,22 @@ export class StoreReadOnlyError extends Error {
   override readonly name = 'StoreReadOnlyError';
 }
 
+/** One revision of one key (GET /sluice/v1/history): `time` in Unix ms; `value` as stored, null for a delete. */
+export interface HistoryEntry {
+  readonly revision: number;
+  readonly key: string;
+  readonly action: 'put' | 'delete';
+  readonly time: number;
+  readonly value: JsonObject | null;
+}
+
 export interface ConfigStore {
   readonly kind: 'embedded' | 'etcd' | 'yaml';
+  /**
+   * The kept revisions, newest first: of `key`, or of every key under `prefix`; at most `limit`. Only stores that
+   * keep a history have it (the embedded store: its history table).
+   */
+  history?(prefix: string, key: string | undefined, limit: number): Promise<HistoryEntry[]>;
   get(key: string): Promise<StoreItem | undefined>;
   /** Every live item whose key starts with `prefix`, sorted by key. */
   list(prefix: string): Promise<ListResult>;
