@@ -28,7 +28,7 @@ export default tseslint.config(
     languageOptions: {
       ...tseslint.configs.disableTypeChecked.languageOptions,
       sourceType: 'script',
-      globals: Object.fromEntries(['document', 'sessionStorage', 'fetch', 'setTimeout', 'clearTimeout', 'URLSearchParams', 'FormData'].map((g) => [g, 'readonly'])),
+      globals: Object.fromEntries(['document', 'sessionStorage', 'fetch', 'setTimeout', 'clearTimeout', 'URLSearchParams', 'FormData', 'AbortSignal'].map((g) => [g, 'readonly'])),
     },
   },
   {

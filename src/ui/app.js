@@ -28,12 +28,15 @@ class ApiError extends Error {
   }
 }
 
+const API_TIMEOUT_MS = 10_000;
+
 const storedKey = () => sessionStorage.getItem(KEY_ITEM);
 
 async function api(method, path) {
   let res;
   try {
-    res = await fetch(path, { method, headers: { 'X-API-KEY': storedKey() ?? '' }, cache: 'no-store' });
+    // bounded: a gateway that never answers must not stop the refresh for good
+    res = await fetch(path, { method, headers: { 'X-API-KEY': storedKey() ?? '' }, cache: 'no-store', signal: AbortSignal.timeout(API_TIMEOUT_MS) });
   } catch (err) {
     throw new ApiError(0, `the gateway did not answer ${method} ${path} (${err.message})`);
   }
