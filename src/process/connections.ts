@@ -6,6 +6,7 @@ import type { ExtraRoute } from '../controlplane/admin/routes.ts';
 import { adminError } from '../controlplane/admin/errors.ts';
 import { CidrSet } from '../lib/cidr.ts';
 import { connectionWorker, type ConnectionFilter } from '../model/messages.ts';
+import { queryLimit } from './query.ts';
 import type { WorkerPool } from './workers.ts';
 
 const PATH = '/sluice/v1/connections';
@@ -36,10 +37,8 @@ function filterOf(q: URLSearchParams): ConnectionFilter {
 }
 
 function limitOf(q: URLSearchParams): number {
-  const v = q.get('limit');
-  if (v === null) return DEFAULT_LIMIT;
-  if (!/^\d{1,9}$/.test(v) || Number(v) < 1) bad('limit must be a positive integer');
-  return Math.min(Number(v), MAX_LIMIT); // "at most 10000": more is the most there is, not an error
+  const l = queryLimit(q, DEFAULT_LIMIT, MAX_LIMIT);
+  return typeof l === 'number' ? l : bad(l.problem);
 }
 
 export function connectionsRoutes(pool: WorkerPool): ExtraRoute[] {

@@ -8,6 +8,7 @@ import { resourceDefs } from '../controlplane/admin/index.ts';
 import type { ResourceDef } from '../controlplane/admin/resource.ts';
 import type { Keyring } from '../lib/keyring.ts';
 import type { ConfigStore } from '../controlplane/store/store.ts';
+import { queryLimit } from './query.ts';
 
 export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 10_000;
@@ -33,9 +34,8 @@ export function historyRoute(store: ConfigStore, prefix: string, keyring: Keyrin
       if (key !== undefined && resourceOf(key) === undefined) {
         bad(`key must name a resource, ${prefix}/<${[...defs.keys()].join('|')}>/<id>`);
       }
-      const l = q.get('limit');
-      if (l !== null && (!/^\d{1,9}$/.test(l) || Number(l) < 1)) bad('limit must be a positive integer');
-      const limit = Math.min(l === null ? DEFAULT_LIMIT : Number(l), MAX_LIMIT);
+      const l = queryLimit(q, DEFAULT_LIMIT, MAX_LIMIT);
+      const limit = typeof l === 'number' ? l : bad(l.problem);
       if (store.history === undefined) throw adminError('HISTORY_UNAVAILABLE', { store: store.kind });
       const entries = await store.history(prefix, key, limit);
       const list = entries.flatMap((e) => {
