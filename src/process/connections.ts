@@ -6,7 +6,7 @@ import type { ExtraRoute } from '../controlplane/admin/routes.ts';
 import { adminError } from '../controlplane/admin/errors.ts';
 import { CidrSet } from '../lib/cidr.ts';
 import { connectionWorker, type ConnectionFilter } from '../model/messages.ts';
-import { queryLimit } from './query.ts';
+import { queryLimit, unknownParam } from './query.ts';
 import type { WorkerPool } from './workers.ts';
 
 const PATH = '/sluice/v1/connections';
@@ -17,8 +17,12 @@ function bad(reason: string): never {
   throw adminError('INVALID_CONNECTIONS_QUERY', { reason });
 }
 
-/** The filters of a query string (route_id, remote_addr, node, protocol), checked. */
-function filterOf(q: URLSearchParams): ConnectionFilter {
+const FILTERS = ['route_id', 'remote_addr', 'node', 'protocol'] as const;
+
+/** The filters of a query string (route_id, remote_addr, node, protocol), checked; `more`: the other names allowed. */
+function filterOf(q: URLSearchParams, more: readonly string[] = []): ConnectionFilter {
+  const unknown = unknownParam(q, [...FILTERS, ...more]);
+  if (unknown !== undefined) bad(`unknown parameter ${unknown} (known: ${[...FILTERS, ...more].join(', ')})`);
   const one = (name: string): string | undefined => {
     const all = q.getAll(name);
     if (all.length > 1) bad(`${name} is given more than once`);
@@ -47,7 +51,7 @@ export function connectionsRoutes(pool: WorkerPool): ExtraRoute[] {
       method: 'GET',
       path: PATH,
       async handle(req) {
-        const filter = filterOf(req.url.searchParams);
+        const filter = filterOf(req.url.searchParams, ['limit']);
         const limit = limitOf(req.url.searchParams);
         const { total, text } = await pool.connections(filter, limit);
         // the workers' JSON texts (model/messages.ts), joined, not parsed and encoded again

@@ -8,7 +8,7 @@ import { resourceDefs } from '../controlplane/admin/index.ts';
 import type { ResourceDef } from '../controlplane/admin/resource.ts';
 import type { Keyring } from '../lib/keyring.ts';
 import type { ConfigStore } from '../controlplane/store/store.ts';
-import { queryLimit } from './query.ts';
+import { queryLimit, unknownParam } from './query.ts';
 
 export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 10_000;
@@ -30,6 +30,8 @@ export function historyRoute(store: ConfigStore, prefix: string, keyring: Keyrin
     path: '/sluice/v1/history',
     async handle(req) {
       const q = req.url.searchParams;
+      const unknown = unknownParam(q, ['key', 'limit']);
+      if (unknown !== undefined) bad(`unknown parameter ${unknown} (known: key, limit)`);
       const key = q.get('key') ?? undefined;
       if (key !== undefined && resourceOf(key) === undefined) {
         bad(`key must name a resource, ${prefix}/<${[...defs.keys()].join('|')}>/<id>`);

@@ -10,3 +10,9 @@ export function queryLimit(q: URLSearchParams, def: number, max: number): number
   if (!/^\d{1,9}$/.test(v) || Number(v) < 1) return { problem: 'limit must be a positive integer' };
   return Math.min(Number(v), max);
 }
+
+/** Parameters other than `known` (and the Admin API's own `api_key`): a typo must not widen what a request means. */
+export function unknownParam(q: URLSearchParams, known: readonly string[]): string | undefined {
+  for (const name of q.keys()) if (name !== 'api_key' && !known.includes(name)) return name;
+  return undefined;
+}

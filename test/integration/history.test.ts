@@ -33,7 +33,7 @@ test('history: a resource\'s revisions newest first (put, put, delete), values w
   t.assert.ok(!all.text.includes('PRIVATE KEY') && !JSON.stringify(latest[1]?.value).includes('client_key'), 'no private key in the history');
   t.assert.equal((latest[1]?.value?.tls as { client_cert?: string } | undefined)?.client_cert, pem.cert);
 
-  for (const q of ['?key=/apisix/nope/1', '?key=/other/stream_routes/1', '?key=/apisix/stream_routes', '?limit=0', '?limit=x']) {
+  for (const q of ['?key=/apisix/nope/1', '?key=/other/stream_routes/1', '?key=/apisix/stream_routes', '?limit=0', '?limit=x', '?kye=/apisix/stream_routes/1']) {
     const r = await g.admin('GET', `/sluice/v1/history${q}`);
     t.assert.equal(r.status, 400, q);
     t.assert.match(String((r.json as { error_msg?: string }).error_msg), /^invalid history request: /, q);

@@ -115,6 +115,11 @@ test('connections: bad queries are 400 with error_msg', async (t: TestContext) =
   }
   const all = await g.admin('DELETE', '/sluice/v1/connections');
   t.assert.deepStrictEqual([all.status, (all.json as { error_msg?: string }).error_msg], [400, 'invalid connections request: a DELETE names what to end: route_id, remote_addr or node']);
+  // a typo must not widen a DELETE (route_id=1 with a misspelt remote_addr would end all of route 1)
+  const typo = await g.admin('DELETE', '/sluice/v1/connections?route_id=1&remot_addr=10.0.0.1');
+  t.assert.deepStrictEqual([typo.status, typo.json], [400, { error_msg: 'invalid connections request: unknown parameter remot_addr (known: route_id, remote_addr, node, protocol)' }]);
+  t.assert.equal((await g.admin('GET', '/sluice/v1/connections?limt=5')).status, 400);
+  t.assert.equal((await g.admin('GET', `/sluice/v1/connections?api_key=${VIEWER_KEY}`, undefined, { 'X-API-KEY': '' })).status, 200, 'api_key is the Admin API\'s own');
   const none = await g.admin('DELETE', '/sluice/v1/connections/0-abc-1');
   t.assert.deepStrictEqual([none.status, none.json], [404, { error_msg: 'connection not found' }]);
   const junk = await g.admin('DELETE', '/sluice/v1/connections/not-an-id');
