@@ -35,19 +35,26 @@ test('worker crash: the other worker serves, the dead one restarts with the late
   // Traffic that runs through the crash and the restart: PARALLEL clients, one short echo session after another.
   let stop = false;
   const failures: string[] = [];
+  /** When each failure's connection was started (performance.now()). */
+  const failedAt: number[] = [];
   let ok = 0;
   let rounds = 0;
   const client = async (k: number): Promise<void> => {
     while (!stop && rounds < MAX_ROUNDS) {
       rounds++;
       const want = `c${k}-${rounds}`;
+      const began = performance.now();
       const r = await talk(port, { send: want, timeoutMs: 3000 });
       if (r.data.toString() === want && r.closed && r.error === undefined) ok++;
-      else failures.push(`${want}: got ${JSON.stringify(r.data.toString())} closed=${r.closed} error=${r.error ?? '-'}`);
+      else {
+        failures.push(`${want}: got ${JSON.stringify(r.data.toString())} closed=${r.closed} error=${r.error ?? '-'}`);
+        failedAt.push(began);
+      }
     }
   };
   const clients = Array.from({ length: PARALLEL }, (_, k) => client(k));
   await delay(200);
+  const crashAt = performance.now();
   g.gw.pool.crashForTest(0);
   const restarted = await waitFor(async () => (await status()).workers_restarted === 1, 5000);
   await delay(300);
@@ -67,16 +74,18 @@ test('worker crash: the other worker serves, the dead one restarts with the late
   // Bounds on lost: every held session cut counts, and so does every short one closed with a FIN and no echo (an
   // accepted socket the dying thread closed); a reset short one may instead have waited in the dead worker's accept
   // queue (never a session). A short session whose client already had its echo and FIN may still have been open in
-  // the worker: lost counts it too. So: cut + FIN-closed ≤ lost ≤ cut + one per client.
+  // the worker: lost counts it too. So: cut + FIN-closed ≤ lost ≤ cut + one per client. The resets are not bounded
+  // per client (a client's next connection can land in the dying listener's queue too; seen: two for one client),
+  // but they happen only at the crash: every failed connection was started within 2 s of it.
   const lost = st.sessions_lost_with_a_worker;
   const finClosed = failures.filter((f) => f.endsWith('error=-')).length;
   t.assert.deepStrictEqual(
     {
       workers: st.workers, lostCoversTheCut: lost >= cut + finClosed && lost <= cut + PARALLEL,
-      failedAtMostOnePerClient: failures.length <= PARALLEL, noRoute: st.ended_by_reason.NoRoute,
-      liveAnswers: answers.filter((a) => a !== 'still here'),
+      cutAtMostOnePerClient: finClosed <= PARALLEL, failedOnlyAtTheCrash: failedAt.every((a) => a >= crashAt - 3000 && a <= crashAt + 2000),
+      noRoute: st.ended_by_reason.NoRoute, liveAnswers: answers.filter((a) => a !== 'still here'),
     },
-    { workers: 2, lostCoversTheCut: true, failedAtMostOnePerClient: true, noRoute: 0, liveAnswers: [] },
+    { workers: 2, lostCoversTheCut: true, cutAtMostOnePerClient: true, failedOnlyAtTheCrash: true, noRoute: 0, liveAnswers: [] },
     `lost ${lost}; ${cut} of ${HELD} held sessions and ${failures.length} of ${ok + failures.length} short ones were cut: ${failures.join('; ')}`,
   );
   await Promise.all(live.map((s) => s.end()));
